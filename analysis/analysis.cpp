@@ -1,0 +1,266 @@
+#include "analysis/analysis.h"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+namespace trainmem {
+namespace {
+
+constexpr std::array<std::string_view, kCategoryCount> kCategoryNames{
+    "parameters", "gradients", "optimizer_state", "input", "activations", "temporaries", "other"};
+
+std::string hex(uint64_t value) {
+  char digits[16];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value, 16);
+  return "0x" + std::string(digits, end);
+}
+
+[[noreturn]] void fail(const Event& e, const std::string& problem) {
+  throw TraceError("event seq " + std::to_string(e.seq) + ": " + problem);
+}
+
+// A block alive on the analysed device. The first pass uses only `bytes`.
+struct Block {
+  int64_t bytes = 0;
+  Phase birth_phase = Phase::kOther;
+  uint32_t module = 0;
+  Tag tag = Tag::kNone;
+  bool outlived_birth_phase = false;
+  bool alive_at_peak = false;
+};
+
+// Blocks alive by address. Both passes go through it, so they agree on what the stream means and the
+// first pass has already rejected any stream that contradicts itself.
+class LiveBlocks {
+ public:
+  void alloc(const Event& e, const Block& block) {
+    if (e.bytes <= 0) fail(e, "alloc of " + std::to_string(e.bytes) + " bytes");
+    bool inserted = blocks_.try_emplace(e.address, block).second;
+    if (!inserted) fail(e, "alloc at " + hex(e.address) + ", which is already live");
+    bytes_ += e.bytes;
+  }
+
+  Block free(const Event& e) {
+    auto it = blocks_.find(e.address);
+    if (it == blocks_.end()) fail(e, "free of " + hex(e.address) + ", which is not live");
+    if (-e.bytes != it->second.bytes) {
+      fail(e, "free of " + std::to_string(-e.bytes) + " bytes at " + hex(e.address) + ", which holds " +
+                  std::to_string(it->second.bytes));
+    }
+    Block block = it->second;
+    blocks_.erase(it);
+    bytes_ -= block.bytes;
+    return block;
+  }
+
+  Block* find(uint64_t address) {
+    auto it = blocks_.find(address);
+    return it == blocks_.end() ? nullptr : &it->second;
+  }
+
+  int64_t bytes() const { return bytes_; }
+  std::unordered_map<uint64_t, Block>& blocks() { return blocks_; }
+
+ private:
+  std::unordered_map<uint64_t, Block> blocks_;
+  int64_t bytes_ = 0;
+};
+
+// Replays `source`, checking that sequence numbers run gap-free from 0, and hands on the phase events and
+// the events of `device`.
+template <class Visit>
+void replay_device_events(EventSource& source, int8_t device, Visit&& visit) {
+  uint64_t expected_seq = 0;
+  source.replay([&](const Event& e) {
+    if (e.seq != expected_seq) fail(e, "expected seq " + std::to_string(expected_seq) + " (gap or out of order)");
+    ++expected_seq;
+    if (e.kind == EventKind::kPhase || e.device == device) visit(e);
+  });
+}
+
+bool is_step_phase(Phase phase) {
+  return phase == Phase::kInput || phase == Phase::kForward || phase == Phase::kBackward ||
+         phase == Phase::kOptimizer;
+}
+
+// First pass: event counts, the last step, and the peak (which the second pass needs to know in advance).
+Analysis scan(EventSource& source, int8_t device) {
+  Analysis result;
+  LiveBlocks live;
+  uint32_t peak_module = 0;
+  uint32_t peak_op = 0;
+  replay_device_events(source, device, [&](const Event& e) {
+    switch (e.kind) {
+      case EventKind::kAlloc:
+        ++result.alloc_events;
+        live.alloc(e, Block{.bytes = e.bytes});
+        if (live.bytes() > result.peak.bytes) {
+          // Names are resolved once at the end: copying them at every new maximum would be wasted work.
+          result.peak.bytes = live.bytes();
+          result.peak.seq = e.seq;
+          result.peak.phase = e.phase;
+          result.peak.step = e.step;
+          peak_module = e.module;
+          peak_op = e.op;
+        }
+        break;
+      case EventKind::kFree:
+        ++result.free_events;
+        live.free(e);
+        break;
+      case EventKind::kPhase:
+        ++result.marker_events;
+        if (is_step_phase(e.phase)) result.last_step = std::max(result.last_step, e.step);
+        break;
+      case EventKind::kTag:
+        ++result.marker_events;
+        break;
+      default:
+        fail(e, "unknown event kind " + std::to_string(static_cast<int>(e.kind)));
+    }
+  });
+  result.peak.module = source.name(peak_module);
+  result.peak.op = source.name(peak_op);
+  return result;
+}
+
+Category classify(const Block& block) {
+  switch (block.tag) {
+    case Tag::kParameter:
+    case Tag::kBuffer:
+      return Category::kParameters;
+    case Tag::kGradient:
+      return Category::kGradients;
+    case Tag::kInput:
+      return Category::kInput;
+    case Tag::kNone:
+      break;
+  }
+  if (!block.outlived_birth_phase) return Category::kTemporaries;
+  if (block.birth_phase == Phase::kOptimizer) return Category::kOptimizerState;
+  if (block.birth_phase == Phase::kForward) return Category::kActivations;
+  return Category::kOther;
+}
+
+// Second pass: follows phase instances (the span from one phase event to the next) to measure the five
+// points of the last step and to classify the blocks alive at the peak by what becomes of them later.
+class StepPass {
+ public:
+  StepPass(EventSource& source, Analysis& result) : source_(source), result_(result) {}
+
+  void on_event(const Event& e) {
+    switch (e.kind) {
+      case EventKind::kAlloc:
+        live_.alloc(e, Block{.bytes = e.bytes, .birth_phase = phase_, .module = e.module});
+        born_in_instance_.insert(e.address);
+        break;
+      case EventKind::kFree:
+        born_in_instance_.erase(e.address);
+        finalize(live_.free(e));
+        break;
+      case EventKind::kPhase:
+        end_instance(&e);
+        begin_instance(e);
+        break;
+      case EventKind::kTag:
+        // Tags may come late (gradients are tagged after backward); a block already gone is past caring.
+        if (Block* block = live_.find(e.address)) block->tag = e.tag;
+        break;
+    }
+    if (in_last_step(Phase::kForward)) raise(result_.points.forward_peak);
+    if (in_last_step(Phase::kOptimizer)) raise(result_.points.optimizer_peak);
+    if (e.seq == result_.peak.seq && result_.peak.bytes > 0) {
+      for (auto& [address, block] : live_.blocks()) block.alive_at_peak = true;
+    }
+  }
+
+  void finish() {
+    end_instance(nullptr);
+    for (auto& [address, block] : live_.blocks()) finalize(block);
+  }
+
+ private:
+  bool in_last_step(Phase phase) const { return phase_ == phase && step_ == result_.last_step; }
+  void raise(int64_t& maximum) const { maximum = std::max(maximum, live_.bytes()); }
+
+  void begin_instance(const Event& phase_event) {
+    phase_ = phase_event.phase;
+    step_ = phase_event.step;
+    if (in_last_step(Phase::kInput)) last_step_start_ns_ = phase_event.time_ns;
+  }
+
+  // `next_phase` is the phase event that ends the instance, null at the end of the stream.
+  void end_instance(const Event* next_phase) {
+    int64_t activation_bytes = 0;
+    std::map<std::string, ModuleBytes> activations;
+    for (uint64_t address : born_in_instance_) {
+      Block& block = *live_.find(address);
+      block.outlived_birth_phase = true;
+      if (in_last_step(Phase::kForward)) {
+        activation_bytes += block.bytes;
+        ModuleBytes& module = activations[source_.name(block.module)];
+        module.bytes += block.bytes;
+        ++module.blocks;
+      }
+    }
+    born_in_instance_.clear();
+
+    if (phase_ == Phase::kInit && !init_ended_) {
+      init_ended_ = true;
+      result_.points.init = live_.bytes();
+      for (const auto& [address, block] : live_.blocks()) {
+        if (block.tag == Tag::kParameter) result_.measured_parameter_bytes += block.bytes;
+        if (block.tag == Tag::kBuffer) result_.measured_buffer_bytes += block.bytes;
+      }
+    }
+    if (in_last_step(Phase::kInput)) result_.points.input = live_.bytes();
+    if (in_last_step(Phase::kBackward)) result_.points.backward_end = live_.bytes();
+    if (in_last_step(Phase::kForward)) {
+      result_.activation_bytes = activation_bytes;
+      result_.activations_by_module.clear();
+      for (auto& [name, module] : activations) {
+        module.module = name;
+        result_.activations_by_module.push_back(std::move(module));
+      }
+      std::stable_sort(result_.activations_by_module.begin(), result_.activations_by_module.end(),
+                       [](const ModuleBytes& a, const ModuleBytes& b) { return a.bytes > b.bytes; });
+    }
+    if (in_last_step(Phase::kOptimizer) && next_phase != nullptr && last_step_start_ns_) {
+      result_.last_step_seconds = static_cast<double>(next_phase->time_ns - *last_step_start_ns_) / 1e9;
+    }
+  }
+
+  // Called once per block, when it dies or the stream ends: only then is its fate known.
+  void finalize(const Block& block) {
+    if (block.alive_at_peak) result_.categories_at_peak[static_cast<size_t>(classify(block))] += block.bytes;
+  }
+
+  EventSource& source_;
+  Analysis& result_;
+  LiveBlocks live_;
+  // Addresses of live blocks born in the current instance: ending an instance costs what it left alive.
+  std::unordered_set<uint64_t> born_in_instance_;
+  Phase phase_ = Phase::kOther;  // of the current instance; before the first phase event, "other"
+  uint32_t step_ = 0;
+  bool init_ended_ = false;
+  std::optional<int64_t> last_step_start_ns_;
+};
+
+}  // namespace
+
+std::string_view to_string(Category category) { return kCategoryNames.at(static_cast<size_t>(category)); }
+
+Analysis analyze(EventSource& source, const AnalysisOptions& options) {
+  Analysis result = scan(source, options.device);
+  StepPass pass(source, result);
+  replay_device_events(source, options.device, [&](const Event& e) { pass.on_event(e); });
+  pass.finish();
+  return result;
+}
+
+}  // namespace trainmem

@@ -1,0 +1,15 @@
+#pragma once
+// Each subcommand registers its flags on the CLI and sets the action to run once parsing succeeded.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace trainmem::cli {
+
+using Action = std::function<int()>;
+
+void add_profile_command(CLI::App& app, Action& action);
+void add_analyze_command(CLI::App& app, Action& action);
+void add_models_command(CLI::App& app, Action& action);
+
+}  // namespace trainmem::cli

@@ -1,0 +1,59 @@
+// trainmem: where training memory goes. Parses the command line and maps every failure to one line on
+// stderr and an exit code (cli_errors.h).
+#include <c10/util/Exception.h>
+
+#include <iostream>
+
+#include "analysis/analysis.h"
+#include "cmd/cli_errors.h"
+#include "cmd/commands.h"
+#include "reports/errors.h"
+
+namespace {
+
+int fail(trainmem::cli::ExitCode code, std::string_view message) {
+  // Keep it to one line: LibTorch messages can span several.
+  std::string line(message.substr(0, message.find('\n')));
+  std::cerr << "trainmem: " << line << "\n";
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace trainmem;
+  CLI::App app{"trainmem: a memory profiler and allocation tracer for deep-learning training"};
+  app.require_subcommand(1);
+  cli::Action action;
+  cli::add_profile_command(app, action);
+  cli::add_analyze_command(app, action);
+  cli::add_models_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(cli::kBadInput, std::string(e.what()) + " (see trainmem --help)");
+  }
+  try {
+    return action();
+  } catch (const cli::OutOfMemory& e) {
+    return fail(cli::kOutOfMemory, e.what());
+  } catch (const cli::UsageError& e) {
+    return fail(cli::kBadInput, e.what());
+  } catch (const std::invalid_argument& e) {
+    return fail(cli::kBadInput, e.what());
+  } catch (const InputError& e) {
+    return fail(cli::kBadInput, e.what());
+  } catch (const OutputError& e) {
+    return fail(cli::kBadInput, e.what());
+  } catch (const TraceError& e) {
+    return fail(cli::kBadInput, std::string("inconsistent trace: ") + e.what());
+  } catch (const c10::Error& e) {
+    return fail(cli::kFailure, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return fail(cli::kFailure, e.what());
+  }
+}

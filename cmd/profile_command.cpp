@@ -1,0 +1,99 @@
+// `trainmem profile`: train a few steps under the tracer, analyse the events, write the run directory.
+#include <c10/util/Exception.h>
+
+#include <iomanip>
+#include <iostream>
+
+#include "analysis/analysis.h"
+#include "cmd/cli_errors.h"
+#include "cmd/commands.h"
+#include "cmd/run_outputs.h"
+#include "reports/failure_report.h"
+#include "reports/output_dir.h"
+#include "reports/run_files.h"
+#include "reports/terminal_report.h"
+#include "tracer/host_memory.h"
+#include "tracer/session.h"
+#include "training/synthetic_training.h"
+
+namespace trainmem::cli {
+namespace {
+
+struct ProfileArgs {
+  TrainingOptions training;
+  std::string out;
+  bool no_trace = false;
+};
+
+void fill_input_shapes(RunInfo& info, const Recording& recording) {
+  for (auto& module : info.modules) {
+    auto it = recording.module_input_shapes.find(module.name);
+    if (it == recording.module_input_shapes.end()) continue;
+    module.input_shape = it->second;
+    module.input_bytes = 4;  // float32 activations
+    for (int64_t d : module.input_shape) module.input_bytes *= d;
+  }
+}
+
+[[noreturn]] void report_out_of_memory() {
+  auto failure = Recorder::instance().last_failure();
+  if (!failure) throw OutOfMemory("out of memory (no allocation context recorded)");
+  throw OutOfMemory(describe_allocation_failure(*failure));
+}
+
+int run_untraced(const ProfileArgs& args) {
+  TrainingResult result = train_synthetic(args.training);
+  for (size_t i = 0; i < result.step_seconds.size(); ++i) {
+    std::cout << "step " << i + 1 << ": " << std::fixed << std::setprecision(3) << result.step_seconds[i]
+              << " s, loss " << std::setprecision(4) << result.losses[i] << "\n";
+  }
+  std::cout << "untraced run: no events recorded, no files written\n";
+  return kOk;
+}
+
+int run_profile(const ProfileArgs& args) {
+  validate(args.training);
+  if (args.no_trace) return run_untraced(args);
+  const std::string out = args.out.empty() ? "trainmem-out/" + args.training.model + "-b" +
+                                                std::to_string(args.training.batch)
+                                          : args.out;
+  StagedDirectory staged(out);  // fails now, not after training, when `out` cannot be written
+  Recording recording;
+  TrainingResult result;
+  {
+    TraceSession session(available_host_memory_bytes());
+    try {
+      result = train_synthetic(args.training);
+    } catch (const c10::OutOfMemoryError&) {
+      report_out_of_memory();
+    }
+    recording = session.finish();
+  }
+  fill_input_shapes(result.info, recording);
+  MemoryEventSource source(recording.events, recording.names);
+  Analysis analysis = analyze(source);
+  write_run_directory(staged.path(), result.info, recording, analysis);
+  staged.commit();
+  print_report(std::cout, result.info, analysis);
+  std::cout << "wrote " << out << "/{run.json,events.csv,summary.json,layers.csv}\n";
+  return kOk;
+}
+
+}  // namespace
+
+void add_profile_command(CLI::App& app, Action& action) {
+  auto args = std::make_shared<ProfileArgs>();
+  CLI::App* cmd = app.add_subcommand("profile", "Train a few steps on synthetic data and show where memory goes");
+  cmd->add_option("--model", args->training.model, "Model name (see `trainmem models`)")->capture_default_str();
+  cmd->add_option("--batch", args->training.batch, "Batch size")->capture_default_str();
+  cmd->add_option("--resolution", args->training.resolution, "Input image side in pixels")->capture_default_str();
+  cmd->add_option("--steps", args->training.steps, "Training steps; the report covers the last")->capture_default_str();
+  cmd->add_option("--optimizer", args->training.optimizer, "sgd (momentum 0.9) or adam")->capture_default_str();
+  cmd->add_option("--seed", args->training.seed, "Seed of weights and synthetic data")->capture_default_str();
+  cmd->add_option("--threads", args->training.threads, "CPU threads (0: LibTorch's default)")->capture_default_str();
+  cmd->add_option("--out", args->out, "Run directory (default trainmem-out/<model>-b<batch>)");
+  cmd->add_flag("--no-trace", args->no_trace, "Run the identical training without interception (timing only)");
+  cmd->callback([args, &action] { action = [args] { return run_profile(*args); }; });
+}
+
+}  // namespace trainmem::cli

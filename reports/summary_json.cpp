@@ -1,0 +1,58 @@
+#include "reports/summary_json.h"
+
+#include <algorithm>
+
+namespace trainmem {
+
+nlohmann::ordered_json summary_json(const RunInfo& run, const Analysis& analysis) {
+  using nlohmann::ordered_json;
+  const StepPoints& points = analysis.points;
+  const PeakInfo& peak = analysis.peak;
+
+  ordered_json categories = ordered_json::object();
+  for (int i = 0; i < kCategoryCount; ++i) {
+    categories[std::string(to_string(static_cast<Category>(i)))] = analysis.categories_at_peak[i];
+  }
+  ordered_json top_modules = ordered_json::array();
+  size_t top_count = std::min(analysis.activations_by_module.size(), kTopActivationModules);
+  for (size_t i = 0; i < top_count; ++i) {
+    const ModuleBytes& module = analysis.activations_by_module[i];
+    top_modules.push_back({{"module", module.module}, {"bytes", module.bytes}, {"blocks", module.blocks}});
+  }
+
+  return {{"format", "trainmem-summary"},
+          {"version", kSummaryVersion},
+          {"model", run.model},
+          {"batch", run.batch},
+          {"resolution", run.resolution},
+          {"steps", run.steps},
+          {"optimizer", run.optimizer},
+          {"seed", run.seed},
+          {"threads", run.threads},
+          {"device", run.device},
+          {"parameter_count", run.parameter_count},
+          {"parameter_bytes", run.parameter_bytes},
+          {"measured_parameter_bytes", analysis.measured_parameter_bytes},
+          {"measured_buffer_bytes", analysis.measured_buffer_bytes},
+          {"points",
+           {{"init", points.init},
+            {"input", points.input},
+            {"forward_peak", points.forward_peak},
+            {"backward_end", points.backward_end},
+            {"optimizer_peak", points.optimizer_peak}}},
+          {"peak_bytes", peak.bytes},
+          {"peak",
+           {{"seq", peak.seq},
+            {"phase", to_string(peak.phase)},
+            {"step", peak.step},
+            {"module", peak.module},
+            {"op", peak.op}}},
+          {"categories_at_peak", std::move(categories)},
+          {"activation_bytes", analysis.activation_bytes},
+          {"top_activation_modules", std::move(top_modules)},
+          {"events", analysis.alloc_events + analysis.free_events},
+          {"markers", analysis.marker_events},
+          {"last_step_seconds", analysis.last_step_seconds}};
+}
+
+}  // namespace trainmem

@@ -1,0 +1,13 @@
+#pragma once
+// The report a person reads after a run: the five points, what the peak is made of, the parameter check
+// and the modules whose activations cost most.
+#include <ostream>
+
+#include "analysis/analysis.h"
+#include "analysis/run_info.h"
+
+namespace trainmem {
+
+void print_report(std::ostream& out, const RunInfo& run, const Analysis& analysis);
+
+}  // namespace trainmem

@@ -1,0 +1,179 @@
+// The trainmem binary end to end: a real profile of resnet18 at a tiny size, analyze == live, and one
+// clear line with a non-zero exit code for every kind of bad input.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace trainmem {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  return buffer.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("trainmem-cli-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Outcome run(const std::string& args) {
+    const std::string command = std::string(TRAINMEM_BINARY) + " " + args + " >" + (dir_ / "stdout").string() +
+                                " 2>" + (dir_ / "stderr").string();
+    const int status = std::system(command.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(dir_ / "stdout"),
+            slurp(dir_ / "stderr")};
+  }
+
+  // A bad input: exit code 1..127, exactly one line on stderr that names the problem.
+  void expect_clear_failure(const std::string& args, const std::string& mentions, int code = 2) {
+    const Outcome outcome = run(args);
+    EXPECT_EQ(outcome.exit_code, code) << args << "\n" << outcome.err;
+    EXPECT_EQ(std::count(outcome.err.begin(), outcome.err.end(), '\n'), 1) << outcome.err;
+    EXPECT_NE(outcome.err.find(mentions), std::string::npos) << outcome.err;
+  }
+
+  fs::path dir_;
+};
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream file(path);
+  return nlohmann::json::parse(file);
+}
+
+TEST_F(Cli, ProfilesResNet18AndAnalyzeReproducesTheSummary) {
+  const fs::path out = dir_ / "run";
+  Outcome profile = run("profile --model resnet18 --batch 2 --resolution 32 --steps 2 --out " + out.string());
+  ASSERT_EQ(profile.exit_code, 0) << profile.err;
+  EXPECT_NE(profile.out.find("forward peak"), std::string::npos) << profile.out;
+
+  const auto summary = read_json(out / "summary.json");
+  EXPECT_EQ(summary["model"], "resnet18");
+  EXPECT_EQ(summary["parameter_count"], 11'689'512);
+  EXPECT_EQ(summary["parameter_bytes"], 4 * 11'689'512);
+  EXPECT_EQ(summary["measured_parameter_bytes"], 4 * 11'689'512);
+  int64_t category_sum = 0;
+  for (const auto& [name, bytes] : summary["categories_at_peak"].items()) category_sum += bytes.get<int64_t>();
+  EXPECT_EQ(category_sum, summary["peak_bytes"].get<int64_t>());
+  EXPECT_GT(summary["activation_bytes"].get<int64_t>(), 0);
+  EXPECT_GE(summary["categories_at_peak"]["optimizer_state"].get<int64_t>(), 0);
+  const auto& points = summary["points"];
+  EXPECT_LE(points["init"].get<int64_t>(), points["input"].get<int64_t>());
+  EXPECT_LT(points["input"].get<int64_t>(), points["forward_peak"].get<int64_t>());
+  EXPECT_LE(points["forward_peak"].get<int64_t>(), summary["peak_bytes"].get<int64_t>());
+
+  // The running sum of events.csv's bytes column reaches exactly peak_bytes.
+  std::ifstream events(out / "events.csv");
+  std::string line;
+  std::getline(events, line);
+  EXPECT_EQ(line.rfind("seq,time_ns,kind,device,bytes,address,phase,step,module,op", 0), 0u) << line;
+  int64_t live = 0, peak = 0, rows = 0;
+  while (std::getline(events, line)) {
+    std::stringstream fields(line);
+    std::string field;
+    for (int i = 0; i < 5; ++i) std::getline(fields, field, ',');
+    live += std::stoll(field);
+    peak = std::max(peak, live);
+    ++rows;
+  }
+  EXPECT_EQ(peak, summary["peak_bytes"].get<int64_t>());
+  EXPECT_GE(rows, summary["events"].get<int64_t>());
+
+  const std::string layers = slurp(out / "layers.csv");
+  EXPECT_EQ(layers.rfind("module,type,weight_bytes,input_shape,input_bytes,activation_bytes", 0), 0u);
+  EXPECT_NE(layers.find("layer1.0.conv1,Conv2d,147456,2x64x8x8,32768,"), std::string::npos) << layers;
+
+  const fs::path again = dir_ / "again";
+  Outcome analyze = run("analyze " + out.string() + " --out " + again.string());
+  ASSERT_EQ(analyze.exit_code, 0) << analyze.err;
+  EXPECT_EQ(slurp(again / "summary.json"), slurp(out / "summary.json"));
+  EXPECT_EQ(slurp(again / "layers.csv"), slurp(out / "layers.csv"));
+}
+
+TEST_F(Cli, ListsModelsWithParameterCounts) {
+  Outcome models = run("models --json");
+  ASSERT_EQ(models.exit_code, 0) << models.err;
+  const auto list = nlohmann::json::parse(models.out);
+  ASSERT_FALSE(list.empty());
+  EXPECT_EQ(list[0]["name"], "resnet18");
+  EXPECT_EQ(list[0]["parameter_count"], 11'689'512);
+}
+
+TEST_F(Cli, RejectsAnUnknownModelNamingTheValidOnes) {
+  expect_clear_failure("profile --model resnet19 --out " + (dir_ / "x").string(), "resnet18, resnet34");
+  EXPECT_FALSE(fs::exists(dir_ / "x"));
+}
+TEST_F(Cli, RejectsANonPositiveBatch) { expect_clear_failure("profile --batch 0", "--batch must be positive"); }
+TEST_F(Cli, RejectsATooSmallResolution) { expect_clear_failure("profile --resolution 8", "too small for resnet18"); }
+TEST_F(Cli, RejectsAnUnknownFlag) { expect_clear_failure("profile --frobnicate", "frobnicate"); }
+TEST_F(Cli, RejectsAnUnwritableOutputDirectory) {
+  expect_clear_failure("profile --batch 2 --resolution 32 --steps 1 --out /proc/trainmem-out", "/proc/trainmem-out");
+}
+
+TEST_F(Cli, ReportsOutOfMemoryWithPhaseAndKeepsNoPartialOutput) {
+  const fs::path out = dir_ / "huge";
+  // 200k images of 224 x 224 need ~112 GiB for the batch alone.
+  expect_clear_failure("profile --batch 200000 --steps 1 --out " + out.string(), "out of memory in input (step 1)", 3);
+  EXPECT_FALSE(fs::exists(out));
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().filename().string().find("partial"), std::string::npos) << entry.path();
+  }
+}
+
+class CorruptRun : public Cli {
+ protected:
+  // A real run directory, then one file replaced.
+  fs::path make_run() {
+    const fs::path out = dir_ / "run";
+    if (run("profile --batch 2 --resolution 32 --steps 1 --out " + out.string()).exit_code != 0) {
+      ADD_FAILURE() << "profile failed";
+    }
+    return out;
+  }
+};
+
+TEST_F(CorruptRun, MissingTrace) {
+  expect_clear_failure("analyze " + (dir_ / "nothing").string(), "no run directory");
+}
+TEST_F(CorruptRun, RandomBytesAsEvents) {
+  const fs::path out = make_run();
+  std::ofstream(out / "events.csv", std::ios::binary) << std::string("\x93\x01\xff garbage\n\x02\x03", 15);
+  expect_clear_failure("analyze " + out.string(), "events.csv");
+}
+TEST_F(CorruptRun, TruncatedRunJson) {
+  const fs::path out = make_run();
+  const std::string json = slurp(out / "run.json");
+  std::ofstream(out / "run.json", std::ios::binary) << json.substr(0, json.size() / 2);
+  expect_clear_failure("analyze " + out.string(), "run.json");
+}
+TEST_F(CorruptRun, NonNumericCsvField) {
+  const fs::path out = make_run();
+  std::string csv = slurp(out / "events.csv");
+  const size_t second_line = csv.find('\n') + 1;
+  csv.replace(second_line, 1, "x");  // the first event's seq
+  std::ofstream(out / "events.csv", std::ios::binary) << csv;
+  expect_clear_failure("analyze " + out.string(), "line 2");
+}
+
+}  // namespace
+}  // namespace trainmem

@@ -1,0 +1,102 @@
+// The recorder's event log: lossless and gap-free under concurrent appends.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "tracer/event_log.h"
+#include "tracer/recorder.h"
+
+namespace trainmem {
+namespace {
+
+TEST(EventLog, KeepsEveryEventFromManyThreadsInOneGapFreeSequence) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50'000;  // crosses many chunk boundaries per thread
+  EventLog log;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&log, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Event e{};
+        e.kind = EventKind::kAlloc;
+        e.bytes = 1;
+        e.address = static_cast<uint64_t>(t) << 32 | static_cast<uint64_t>(i);
+        log.append(e);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  const std::vector<Event> events = log.collect();
+  ASSERT_EQ(events.size(), static_cast<size_t>(kThreads * kPerThread));
+  std::set<uint64_t> addresses;
+  std::vector<int> next_index_of_thread(kThreads, 0);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].seq, i);
+    addresses.insert(events[i].address);
+    // Each thread's own events keep their program order.
+    const int thread = static_cast<int>(events[i].address >> 32);
+    EXPECT_EQ(static_cast<int>(events[i].address & 0xffffffff), next_index_of_thread[thread]++);
+  }
+  EXPECT_EQ(addresses.size(), events.size());
+}
+
+TEST(EventLog, TimesAreNanosecondsFromTheLogsStart) {
+  EventLog log;
+  log.append(Event{});
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  log.append(Event{});
+  const auto events = log.collect();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_GE(events[0].time_ns, 0);
+  const double gap_ms = static_cast<double>(events[1].time_ns - events[0].time_ns) / 1e6;
+  EXPECT_GT(gap_ms, 15.0);
+  EXPECT_LT(gap_ms, 200.0);
+}
+
+TEST(Recorder, StampsPhaseStepModuleAndTagsIntoEvents) {
+  Recorder& recorder = Recorder::instance();
+  recorder.start();
+  recorder.set_step(3);
+  int block = 0;
+  {
+    PhaseScope phase(Phase::kForward);
+    Recorder::thread_context().module = recorder.intern("layer1.0.conv1");
+    recorder.on_alloc(&block, 128, kCpuDevice);
+    recorder.tag(&block, Tag::kInput);
+    recorder.on_free(&block, 128, kCpuDevice);
+    Recorder::thread_context() = {};
+  }
+  const Recording recording = recorder.stop();
+  ASSERT_EQ(recording.events.size(), 5u);  // phase, alloc, tag, free, phase
+  const Event& alloc = recording.events[1];
+  EXPECT_EQ(alloc.kind, EventKind::kAlloc);
+  EXPECT_EQ(alloc.bytes, 128);
+  EXPECT_EQ(alloc.phase, Phase::kForward);
+  EXPECT_EQ(alloc.step, 3u);
+  EXPECT_EQ(recording.names.at(alloc.module), "layer1.0.conv1");
+  EXPECT_EQ(recording.events[2].tag, Tag::kInput);
+  EXPECT_EQ(recording.events[3].bytes, -128);
+  EXPECT_EQ(recording.events[4].phase, Phase::kOther);
+}
+
+TEST(Recorder, RefusesAllocationsPastItsLimitAndRemembersWhere) {
+  Recorder& recorder = Recorder::instance();
+  recorder.start(/*cpu_limit_bytes=*/1000);
+  PhaseScope phase(Phase::kBackward);
+  int block = 0;
+  EXPECT_TRUE(recorder.admit(600, kCpuDevice));
+  recorder.on_alloc(&block, 600, kCpuDevice);
+  EXPECT_FALSE(recorder.admit(401, kCpuDevice));
+  recorder.stop();
+  auto failure = recorder.last_failure();
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->requested_bytes, 401);
+  EXPECT_EQ(failure->live_bytes, 600);
+  EXPECT_EQ(failure->limit_bytes, 1000);
+  EXPECT_EQ(failure->phase, Phase::kBackward);
+}
+
+}  // namespace
+}  // namespace trainmem

@@ -1,0 +1,40 @@
+"""Writes a torchvision model's state_dict, a random input and the eval-mode output, for the C++ equality tests.
+
+Format (read by tests/torchvision_oracle.cpp): OUT/index.json lists {name, shape, dtype, offset} entries whose
+little-endian data lie in OUT/tensors.bin; "input" and "output" are the probe and torchvision's answer.
+"""
+import json
+import sys
+
+import torch
+import torchvision
+
+
+def main(name: str, resolution: int, out_dir: str) -> None:
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(name, weights=None).eval()
+    # Non-trivial BatchNorm statistics, so that eval mode exercises them.
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+    probe = torch.randn(2, 3, resolution, resolution)
+    with torch.no_grad():
+        output = model(probe)
+    tensors = dict(model.state_dict())
+    tensors["input"] = probe
+    tensors["output"] = output
+    index, offset = [], 0
+    with open(f"{out_dir}/tensors.bin", "wb") as blob:
+        for key, tensor in tensors.items():
+            data = tensor.detach().contiguous().numpy().tobytes()
+            index.append({"name": key, "shape": list(tensor.shape), "dtype": str(tensor.dtype), "offset": offset})
+            blob.write(data)
+            offset += len(data)
+    with open(f"{out_dir}/index.json", "w") as f:
+        json.dump({"model": name, "parameter_count": sum(p.numel() for p in model.parameters()), "tensors": index}, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3])

@@ -1,0 +1,111 @@
+#pragma once
+// The process-wide sink that every interceptor writes to. It knows the training context (phase, step,
+// module, op) and turns allocations and frees into events; it interprets nothing.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tracer/event.h"
+#include "tracer/event_log.h"
+#include "tracer/string_table.h"
+
+namespace trainmem {
+
+// What was running when an allocation could not be served (a budget overrun or a real out-of-memory).
+struct AllocationFailure {
+  int64_t requested_bytes = 0;
+  int64_t live_bytes = 0;
+  int64_t limit_bytes = 0;  // 0 when the allocator itself failed
+  int8_t device = kCpuDevice;
+  Phase phase = Phase::kOther;
+  uint32_t step = 0;
+  std::string module;
+  std::string op;
+};
+
+// Everything one recording produced.
+struct Recording {
+  std::vector<Event> events;
+  std::vector<std::string> names;  // string table: module/op ids -> names
+  // Input shape of each module's first tensor argument, by module name (from profiler scopes).
+  std::unordered_map<std::string, std::vector<int64_t>> module_input_shapes;
+};
+
+// Module and op running on this thread, as string-table ids.
+struct ThreadContext {
+  uint32_t module = 0;
+  uint32_t op = 0;
+};
+
+class Recorder {
+ public:
+  static Recorder& instance();
+
+  // Begins a fresh recording. `cpu_limit_bytes` > 0 makes CPU allocations beyond that many live bytes fail.
+  void start(int64_t cpu_limit_bytes = 0);
+  Recording stop();
+  bool recording() const { return recording_.load(std::memory_order_relaxed); }
+  // Changes at every start(); 0 while not recording. Lets interceptors tell this recording's blocks apart.
+  uint64_t active_generation() const { return recording() ? generation_.load(std::memory_order_relaxed) : 0; }
+
+  // --- hot path, called by the allocator interceptors ---
+  // False (and the failure remembered) when the allocation would exceed the limit.
+  bool admit(int64_t bytes, int8_t device);
+  void on_alloc(const void* address, int64_t bytes, int8_t device);
+  void on_free(const void* address, int64_t bytes, int8_t device);
+  // The interceptor's underlying allocator failed.
+  void on_allocator_failure(int64_t bytes, int8_t device);
+
+  // --- training loop ---
+  void set_phase(Phase phase);
+  Phase phase() const { return static_cast<Phase>(phase_.load(std::memory_order_relaxed)); }
+  void set_step(uint32_t step) { step_.store(step, std::memory_order_relaxed); }
+  void tag(const void* address, Tag tag, int8_t device = kCpuDevice);
+  std::optional<AllocationFailure> last_failure() const;
+  int64_t live_bytes(int8_t device) const;
+
+  // --- op and module observers ---
+  uint32_t intern(std::string_view name) { return strings_->intern(name); }
+  static ThreadContext& thread_context();
+  // Ops on threads with no context of their own (intra-op workers) inherit the driving thread's.
+  void publish_context(const ThreadContext& context);
+  void note_module_input(uint32_t module, std::vector<int64_t> shape);
+
+ private:
+  Recorder();
+  Event make_event(EventKind kind, int64_t bytes, const void* address, int8_t device) const;
+  void remember_failure(int64_t bytes, int64_t limit, int8_t device);
+  static size_t device_slot(int8_t device) { return static_cast<size_t>(device + 1) % kDeviceSlots; }
+
+  static constexpr size_t kDeviceSlots = 17;  // the CPU and 16 CUDA devices
+  std::atomic<bool> recording_{false};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<uint8_t> phase_{0};
+  std::atomic<uint32_t> step_{0};
+  std::atomic<uint64_t> published_context_{0};  // module << 32 | op
+  std::atomic<int64_t> live_bytes_[kDeviceSlots] = {};
+  int64_t cpu_limit_bytes_ = 0;
+  std::unique_ptr<EventLog> log_;
+  std::unique_ptr<StringTable> strings_;
+  mutable std::mutex side_mutex_;  // guards what follows: touched off the hot path only
+  std::unordered_map<uint32_t, std::vector<int64_t>> module_inputs_;
+  std::optional<AllocationFailure> failure_;
+};
+
+// Sets the training phase for a scope, restoring the previous one on exit.
+class PhaseScope {
+ public:
+  explicit PhaseScope(Phase phase) : previous_(Recorder::instance().phase()) { Recorder::instance().set_phase(phase); }
+  ~PhaseScope() { Recorder::instance().set_phase(previous_); }
+  PhaseScope(const PhaseScope&) = delete;
+  PhaseScope& operator=(const PhaseScope&) = delete;
+
+ private:
+  Phase previous_;
+};
+
+}  // namespace trainmem

@@ -1,0 +1,34 @@
+#pragma once
+// The training loop every command shares: a model from the registry trained on seeded synthetic data,
+// with the phases and identities (parameters, gradients, input) announced to the tracer's Recorder.
+// Announcing costs nothing when no recording is active.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "analysis/run_info.h"
+
+namespace trainmem {
+
+struct TrainingOptions {
+  std::string model = "resnet18";
+  int64_t batch = 32;
+  int64_t resolution = 224;
+  int64_t steps = 2;
+  std::string optimizer = "sgd";  // "sgd" (momentum 0.9) or "adam"
+  uint64_t seed = 0;
+  int threads = 0;  // 0: LibTorch's default
+  int64_t num_classes = 1000;
+};
+
+struct TrainingResult {
+  RunInfo info;                     // settings and module table (input shapes filled by the caller's tracer)
+  std::vector<double> step_seconds;  // wall time of each step
+  std::vector<double> losses;        // loss of each step
+};
+
+// Throws std::invalid_argument (one-line message) for options no model can train with.
+void validate(const TrainingOptions& options);
+TrainingResult train_synthetic(const TrainingOptions& options);
+
+}  // namespace trainmem
