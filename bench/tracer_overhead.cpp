@@ -62,13 +62,15 @@ int main(int argc, char** argv) {
   }
 
   // Rounds alternate raw and traced, so drift of the machine hits both alike.
-  std::vector<double> raw_ns, traced_ns, untraced_step, traced_step;
+  std::vector<double> raw_ns, intercepted_ns, traced_ns, untraced_step, traced_step;
   c10::Allocator* raw = c10::GetCPUAllocator();
   for (int round = 0; round < rounds; ++round) {
     raw_ns.push_back(ns_per_pair(raw, pairs, 4096));
     {
       TraceSession session;
       traced_ns.push_back(ns_per_pair(c10::GetCPUAllocator(), pairs, 4096));
+      trainmem::Recorder::instance().stop();  // still intercepted, no longer recorded
+      intercepted_ns.push_back(ns_per_pair(c10::GetCPUAllocator(), pairs, 4096));
     }
     untraced_step.push_back(step_seconds(training));
     {
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
   const double raw_pair = median(raw_ns), traced_pair = median(traced_ns);
   std::printf("alloc+free pair, 4 KiB, median of %d rounds x %d pairs:\n", rounds, pairs);
   std::printf("  raw LibTorch CPU allocator  %7.1f ns\n", raw_pair);
+  std::printf("  intercepted, not recording  %7.1f ns\n", median(intercepted_ns));
   std::printf("  through the tracer          %7.1f ns\n", traced_pair);
   std::printf("  added by tracing            %7.1f ns per pair\n", traced_pair - raw_pair);
   const double untraced = median(untraced_step), traced = median(traced_step);

@@ -1,37 +1,94 @@
 #include "tracer/event_log.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <new>
 #include <stdexcept>
 
 namespace trainmem {
+namespace {
 
+constexpr auto kSamplePeriod = std::chrono::milliseconds(1);
+
+}  // namespace
+
+// Chunks are large and recycled through a process-wide pool: first touches of fresh pages cost more
+// than recording itself, so later recordings (and rounds of a benchmark) reuse pages already faulted in.
 struct EventLog::Chunk {
-  static constexpr size_t kCapacity = 4096;
+  static constexpr size_t kBytes = 2 << 20;
+  static constexpr size_t kCapacity = kBytes / sizeof(Event);
+  static constexpr size_t kPoolLimit = 64;  // chunks kept for reuse: 128 MiB
   Event events[kCapacity];
-};
 
-struct EventLog::ThreadBuffer {
-  std::vector<std::unique_ptr<Chunk>> chunks;
-  size_t used_in_last = Chunk::kCapacity;  // forces a chunk on first append
+  static std::mutex& pool_mutex() {
+    static std::mutex mutex;
+    return mutex;
+  }
+  static std::vector<void*>& pool() {
+    static auto* chunks = new std::vector<void*>();  // never destroyed: chunks may be freed at exit
+    return *chunks;
+  }
+  static void* operator new(size_t) {
+    {
+      std::lock_guard<std::mutex> lock(pool_mutex());
+      if (!pool().empty()) {
+        void* memory = pool().back();
+        pool().pop_back();
+        return memory;
+      }
+    }
+    void* memory = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) throw std::bad_alloc();
+    return memory;
+  }
+  static void operator delete(void* memory) {
+    {
+      std::lock_guard<std::mutex> lock(pool_mutex());
+      if (pool().size() < kPoolLimit) {
+        pool().push_back(memory);
+        return;
+      }
+    }
+    munmap(memory, kBytes);
+  }
 };
 
 namespace {
 
 std::atomic<uint64_t> g_next_log_id{1};
 
-// One-entry cache of "this thread's buffer in log N"; a miss looks the buffer up under the log's lock.
-struct LocalCache {
-  uint64_t log_id = 0;
-  void* buffer = nullptr;
-};
-thread_local LocalCache t_cache;
-
 }  // namespace
 
-EventLog::EventLog() : id_(g_next_log_id.fetch_add(1)) {}
-EventLog::~EventLog() = default;
+EventLog::EventLog() : id_(g_next_log_id.fetch_add(1)) {
+  samples_.push_back({0, clock_ticks()});
+  sampler_ = std::thread([this] { sample_clock_until_stopped(); });
+}
 
-EventLog::ThreadBuffer& EventLog::local_buffer() {
-  if (t_cache.log_id == id_) return *static_cast<ThreadBuffer*>(t_cache.buffer);
+EventLog::~EventLog() { stop_sampler(); }
+
+void EventLog::sample_clock_until_stopped() {
+  std::unique_lock<std::mutex> lock(samples_mutex_);
+  while (!stop_requested_.wait_for(lock, kSamplePeriod, [this] { return stopping_; })) {
+    samples_.push_back({size(), clock_ticks()});
+  }
+}
+
+void EventLog::stop_sampler() {
+  {
+    std::lock_guard<std::mutex> lock(samples_mutex_);
+    stopping_ = true;
+  }
+  stop_requested_.notify_all();
+  if (sampler_.joinable()) sampler_.join();
+}
+
+void EventLog::add_sample(ClockSample sample) {
+  std::lock_guard<std::mutex> lock(samples_mutex_);
+  samples_.push_back(sample);
+}
+
+EventLog::ThreadBuffer& EventLog::find_local_buffer() {
   std::lock_guard<std::mutex> lock(buffers_mutex_);
   // A thread whose cache was taken by another log finds its buffer again by identity.
   thread_local std::vector<std::pair<uint64_t, ThreadBuffer*>> owned;
@@ -40,45 +97,77 @@ EventLog::ThreadBuffer& EventLog::local_buffer() {
     if (log_id == id_) buffer = b;
   }
   if (buffer == nullptr) {
+    if (buffers_.size() == kMaxThreads) throw std::runtime_error("event log: more than 1024 threads allocate");
     buffers_.push_back(std::make_unique<ThreadBuffer>());
     buffer = buffers_.back().get();
+    buffer_list_[buffers_.size() - 1].store(buffer, std::memory_order_release);
+    buffer_count_.store(buffers_.size(), std::memory_order_release);
     owned.emplace_back(id_, buffer);
   }
-  t_cache = {id_, buffer};
+  detail::t_event_log_cache = {id_, buffer};
   return *buffer;
 }
 
-void EventLog::append(Event event) {
-  ThreadBuffer& buffer = local_buffer();
-  if (buffer.used_in_last == Chunk::kCapacity) {
-    buffer.chunks.push_back(std::make_unique<Chunk>());
-    buffer.used_in_last = 0;
+int64_t EventLog::bytes_sum(int8_t device) const {
+  int64_t sum = 0;
+  const size_t count = buffer_count_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < count; ++i) {
+    sum += buffer_list_[i].load(std::memory_order_acquire)->bytes_by_device[device_slot(device)].load(
+        std::memory_order_relaxed);
   }
-  event.time_ns = static_cast<int64_t>(clock_ticks());  // converted in collect()
-  event.seq = next_seq_.fetch_add(1, std::memory_order_acq_rel);
-  buffer.chunks.back()->events[buffer.used_in_last++] = event;
+  return sum;
+}
+
+void EventLog::start_chunk(ThreadBuffer& buffer) {
+  buffer.chunks.emplace_back(new Chunk);  // default-initialized: no 2 MiB memset
+  buffer.cursor = buffer.chunks.back()->events;
+  buffer.end = buffer.cursor + Chunk::kCapacity;
+}
+
+void EventLog::append_timed(Event event) {
+  const uint64_t ticks = clock_ticks();
+  add_sample({append(event), ticks});
 }
 
 std::vector<Event> EventLog::collect() {
+  stop_sampler();
+  const uint64_t count = size();
+  add_sample({count, clock_ticks()});
   clock_.calibrate();
   std::lock_guard<std::mutex> lock(buffers_mutex_);
-  const uint64_t count = size();
   std::vector<Event> out(count);
   std::vector<bool> seen(count, false);
   for (const auto& buffer : buffers_) {
     for (size_t c = 0; c < buffer->chunks.size(); ++c) {
-      const size_t used = c + 1 == buffer->chunks.size() ? buffer->used_in_last : Chunk::kCapacity;
+      const size_t used = c + 1 == buffer->chunks.size()
+                              ? static_cast<size_t>(buffer->cursor - buffer->chunks.back()->events)
+                              : Chunk::kCapacity;
       for (size_t i = 0; i < used; ++i) {
-        Event e = buffer->chunks[c]->events[i];
+        const Event& e = buffer->chunks[c]->events[i];
         if (e.seq >= count || seen[e.seq]) throw std::logic_error("event log: collected while threads append");
-        e.time_ns = clock_.to_ns(static_cast<uint64_t>(e.time_ns));
         seen[e.seq] = true;
         out[e.seq] = e;
       }
     }
   }
-  for (uint64_t i = 0; i < count; ++i) {
-    if (!seen[i]) throw std::logic_error("event log: collected while threads append");
+  if (std::find(seen.begin(), seen.end(), false) != seen.end()) {
+    throw std::logic_error("event log: collected while threads append");
+  }
+  // Interpolate each event's time between the clock samples around its sequence number.
+  std::lock_guard<std::mutex> samples_lock(samples_mutex_);
+  std::stable_sort(samples_.begin(), samples_.end(),
+                   [](const ClockSample& a, const ClockSample& b) { return a.seq < b.seq; });
+  size_t segment = 0;
+  for (Event& e : out) {
+    while (segment + 2 < samples_.size() && samples_[segment + 1].seq <= e.seq) ++segment;
+    const ClockSample& from = samples_[segment];
+    const ClockSample& to = samples_[std::min(segment + 1, samples_.size() - 1)];
+    double ticks = static_cast<double>(from.ticks);
+    if (to.seq > from.seq) {
+      ticks += static_cast<double>(e.seq - from.seq) / static_cast<double>(to.seq - from.seq) *
+               static_cast<double>(static_cast<int64_t>(to.ticks - from.ticks));
+    }
+    e.time_ns = clock_.to_ns(static_cast<uint64_t>(ticks));
   }
   return out;
 }

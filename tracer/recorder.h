@@ -54,9 +54,17 @@ class Recorder {
 
   // --- hot path, called by the allocator interceptors ---
   // False (and the failure remembered) when the allocation would exceed the limit.
-  bool admit(int64_t bytes, int8_t device);
-  void on_alloc(const void* address, int64_t bytes, int8_t device);
-  void on_free(const void* address, int64_t bytes, int8_t device);
+  bool admit(int64_t bytes, int8_t device) {
+    if (device != kCpuDevice || cpu_limit_bytes_ <= 0 || live_bytes(device) + bytes <= cpu_limit_bytes_) return true;
+    remember_failure(bytes, cpu_limit_bytes_, device);
+    return false;
+  }
+  void on_alloc(const void* address, int64_t bytes, int8_t device) {
+    log_->append(make_event(EventKind::kAlloc, bytes, address, device));
+  }
+  void on_free(const void* address, int64_t bytes, int8_t device) {
+    log_->append(make_event(EventKind::kFree, -bytes, address, device));
+  }
   // The interceptor's underlying allocator failed.
   void on_allocator_failure(int64_t bytes, int8_t device);
 
@@ -66,30 +74,47 @@ class Recorder {
   void set_step(uint32_t step) { step_.store(step, std::memory_order_relaxed); }
   void tag(const void* address, Tag tag, int8_t device = kCpuDevice);
   std::optional<AllocationFailure> last_failure() const;
-  int64_t live_bytes(int8_t device) const;
+  int64_t live_bytes(int8_t device) const { return log_ ? log_->bytes_sum(device) : 0; }
 
   // --- op and module observers ---
   uint32_t intern(std::string_view name) { return strings_->intern(name); }
-  static ThreadContext& thread_context();
+  static ThreadContext& thread_context() { return t_context; }
   // Ops on threads with no context of their own (intra-op workers) inherit the driving thread's.
   void publish_context(const ThreadContext& context);
   void note_module_input(uint32_t module, std::vector<int64_t> shape);
 
  private:
   Recorder();
-  Event make_event(EventKind kind, int64_t bytes, const void* address, int8_t device) const;
+  Event make_event(EventKind kind, int64_t bytes, const void* address, int8_t device) const {
+    ThreadContext context = t_context;
+    if (context.module == 0 && context.op == 0) {
+      const uint64_t published = published_context_.load(std::memory_order_relaxed);
+      context = {static_cast<uint32_t>(published >> 32), static_cast<uint32_t>(published)};
+    }
+    Event e;
+    e.seq = 0;
+    e.time_ns = 0;
+    e.bytes = bytes;
+    e.address = reinterpret_cast<uint64_t>(address);
+    e.module = context.module;
+    e.op = context.op;
+    e.step = step_.load(std::memory_order_relaxed);
+    e.phase = phase();
+    e.kind = kind;
+    e.device = device;
+    e.tag = Tag::kNone;
+    return e;
+  }
   void remember_failure(int64_t bytes, int64_t limit, int8_t device);
-  static size_t device_slot(int8_t device) { return static_cast<size_t>(device + 1) % kDeviceSlots; }
 
-  static constexpr size_t kDeviceSlots = 17;  // the CPU and 16 CUDA devices
+  static inline thread_local ThreadContext t_context;
   std::atomic<bool> recording_{false};
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint8_t> phase_{0};
   std::atomic<uint32_t> step_{0};
   std::atomic<uint64_t> published_context_{0};  // module << 32 | op
-  std::atomic<int64_t> live_bytes_[kDeviceSlots] = {};
   int64_t cpu_limit_bytes_ = 0;
-  std::unique_ptr<EventLog> log_;
+  std::unique_ptr<EventLog> log_;  // made by start(): its clock sampler runs only while recording
   std::unique_ptr<StringTable> strings_;
   mutable std::mutex side_mutex_;  // guards what follows: touched off the hot path only
   std::unordered_map<uint32_t, std::vector<int64_t>> module_inputs_;
