@@ -29,6 +29,7 @@ struct Block {
   int64_t bytes = 0;
   Phase birth_phase = Phase::kOther;
   uint32_t module = 0;
+  uint32_t op = 0;
   Tag tag = Tag::kNone;
   bool outlived_birth_phase = false;
   bool alive_at_peak = false;
@@ -156,7 +157,7 @@ class StepPass {
   void on_event(const Event& e) {
     switch (e.kind) {
       case EventKind::kAlloc:
-        live_.alloc(e, Block{.bytes = e.bytes, .birth_phase = phase_, .module = e.module});
+        live_.alloc(e, Block{.bytes = e.bytes, .birth_phase = phase_, .module = e.module, .op = e.op});
         born_in_instance_.insert(e.address);
         break;
       case EventKind::kFree:
@@ -198,6 +199,7 @@ class StepPass {
   void end_instance(const Event* next_phase) {
     int64_t activation_bytes = 0;
     std::map<std::string, ModuleBytes> activations;
+    std::map<std::pair<std::string, std::string>, ModuleOpBytes> activations_by_op;
     for (uint64_t address : born_in_instance_) {
       Block& block = *live_.find(address);
       block.outlived_birth_phase = true;
@@ -206,6 +208,9 @@ class StepPass {
         ModuleBytes& module = activations[source_.name(block.module)];
         module.bytes += block.bytes;
         ++module.blocks;
+        ModuleOpBytes& by_op = activations_by_op[{source_.name(block.module), source_.name(block.op)}];
+        by_op.bytes += block.bytes;
+        ++by_op.blocks;
       }
     }
     born_in_instance_.clear();
@@ -229,6 +234,12 @@ class StepPass {
       }
       std::stable_sort(result_.activations_by_module.begin(), result_.activations_by_module.end(),
                        [](const ModuleBytes& a, const ModuleBytes& b) { return a.bytes > b.bytes; });
+      result_.activations_by_module_op.clear();
+      for (auto& [key, bytes] : activations_by_op) {
+        bytes.module = key.first;
+        bytes.op = key.second;
+        result_.activations_by_module_op.push_back(std::move(bytes));
+      }
     }
     if (in_last_step(Phase::kOptimizer) && next_phase != nullptr && last_step_start_ns_) {
       result_.last_step_seconds = static_cast<double>(next_phase->time_ns - *last_step_start_ns_) / 1e9;

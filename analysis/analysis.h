@@ -49,6 +49,14 @@ struct ModuleBytes {
   bool operator==(const ModuleBytes&) const = default;
 };
 
+struct ModuleOpBytes {
+  std::string module;
+  std::string op;
+  int64_t bytes = 0;
+  int64_t blocks = 0;
+  bool operator==(const ModuleOpBytes&) const = default;
+};
+
 struct PeakInfo {
   int64_t bytes = 0;
   uint64_t seq = 0;  // the event that reached the peak (first one, if reached more than once)
@@ -70,6 +78,7 @@ struct Analysis {
   // Bytes born in the last step's forward phase and alive when it ended (input excluded by construction).
   int64_t activation_bytes = 0;
   std::vector<ModuleBytes> activations_by_module;  // same blocks, by module, largest first
+  std::vector<ModuleOpBytes> activations_by_module_op;  // same blocks, by (module, op that made them)
   // Bytes of blocks tagged parameter/buffer alive when init ended (checks parameter_count x 4).
   int64_t measured_parameter_bytes = 0;
   int64_t measured_buffer_bytes = 0;

@@ -13,6 +13,7 @@ struct ModuleInfo {
   int64_t weight_bytes = 0;          // bytes of the module's own parameters (not its children's)
   std::vector<int64_t> input_shape;  // first tensor argument of its forward, empty if never called
   int64_t input_bytes = 0;           // that tensor's bytes
+  int64_t compress_k = 0;            // Conv2d only: pooling kernel applied to its saved input (0: exact)
   bool operator==(const ModuleInfo&) const = default;
 };
 
@@ -28,6 +29,12 @@ struct RunInfo {
   int64_t parameter_count = 0;
   int64_t parameter_bytes = 0;  // parameter_count x element size, from the model itself
   std::vector<ModuleInfo> modules;  // in registration order
+  // Pooled-activation compression (--compress): the spec as given, the mode, and the same settings
+  // measured without compression (0 when no baseline was run).
+  std::string compress = "none";
+  std::string compress_mode = "full";
+  int64_t baseline_activation_bytes = 0;
+  int64_t baseline_peak_bytes = 0;
   bool operator==(const RunInfo&) const = default;
 };
 

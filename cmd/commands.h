@@ -11,5 +11,7 @@ using Action = std::function<int()>;
 void add_profile_command(CLI::App& app, Action& action);
 void add_analyze_command(CLI::App& app, Action& action);
 void add_models_command(CLI::App& app, Action& action);
+void add_compare_command(CLI::App& app, Action& action);
+void add_sensitivity_command(CLI::App& app, Action& action);
 
 }  // namespace trainmem::cli

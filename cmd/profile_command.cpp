@@ -1,5 +1,4 @@
 // `trainmem profile`: train a few steps under the tracer, analyse the events, write the run directory.
-#include <c10/util/Exception.h>
 
 #include <iomanip>
 #include <iostream>
@@ -7,13 +6,11 @@
 #include "analysis/analysis.h"
 #include "cmd/cli_errors.h"
 #include "cmd/commands.h"
+#include "cmd/compression_options.h"
+#include "cmd/profiling.h"
 #include "cmd/run_outputs.h"
-#include "reports/failure_report.h"
 #include "reports/output_dir.h"
-#include "reports/run_files.h"
 #include "reports/terminal_report.h"
-#include "tracer/host_memory.h"
-#include "tracer/session.h"
 #include "training/synthetic_training.h"
 
 namespace trainmem::cli {
@@ -24,22 +21,6 @@ struct ProfileArgs {
   std::string out;
   bool no_trace = false;
 };
-
-void fill_input_shapes(RunInfo& info, const Recording& recording) {
-  for (auto& module : info.modules) {
-    auto it = recording.module_input_shapes.find(module.name);
-    if (it == recording.module_input_shapes.end()) continue;
-    module.input_shape = it->second;
-    module.input_bytes = 4;  // float32 activations
-    for (int64_t d : module.input_shape) module.input_bytes *= d;
-  }
-}
-
-[[noreturn]] void report_out_of_memory() {
-  auto failure = Recorder::instance().last_failure();
-  if (!failure) throw OutOfMemory("out of memory (no allocation context recorded)");
-  throw OutOfMemory(describe_allocation_failure(*failure));
-}
 
 int run_untraced(const ProfileArgs& args) {
   TrainingResult result = train_synthetic(args.training);
@@ -58,23 +39,18 @@ int run_profile(const ProfileArgs& args) {
                                                 std::to_string(args.training.batch)
                                           : args.out;
   StagedDirectory staged(out);  // fails now, not after training, when `out` cannot be written
-  Recording recording;
-  TrainingResult result;
-  {
-    TraceSession session(available_host_memory_bytes());
-    try {
-      result = train_synthetic(args.training);
-    } catch (const c10::OutOfMemoryError&) {
-      report_out_of_memory();
-    }
-    recording = session.finish();
+  ProfiledRun run = profile_training(args.training);
+  if (args.training.compression.compresses_anything()) {
+    // The same settings without compression, so the report can say what compression saved.
+    TrainingOptions baseline_options = args.training;
+    baseline_options.compression = {};
+    const ProfiledRun baseline = profile_training(baseline_options);
+    run.info.baseline_activation_bytes = baseline.analysis.activation_bytes;
+    run.info.baseline_peak_bytes = baseline.analysis.peak.bytes;
   }
-  fill_input_shapes(result.info, recording);
-  MemoryEventSource source(recording.events, recording.names);
-  Analysis analysis = analyze(source);
-  write_run_directory(staged.path(), result.info, recording, analysis);
+  write_run_directory(staged.path(), run.info, run.recording, run.analysis);
   staged.commit();
-  print_report(std::cout, result.info, analysis);
+  print_report(std::cout, run.info, run.analysis);
   std::cout << "wrote " << out << "/{run.json,events.csv,summary.json,layers.csv}\n";
   return kOk;
 }
@@ -93,6 +69,7 @@ void add_profile_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", args->training.threads, "CPU threads (0: LibTorch's default)")->capture_default_str();
   cmd->add_option("--out", args->out, "Run directory (default trainmem-out/<model>-b<batch>)");
   cmd->add_flag("--no-trace", args->no_trace, "Run the identical training without interception (timing only)");
+  add_compression_options(*cmd, args->training.compression);
   cmd->callback([args, &action] { action = [args] { return run_profile(*args); }; });
 }
 

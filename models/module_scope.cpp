@@ -4,11 +4,14 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "models/classifier.h"
+
 namespace trainmem::models {
 namespace {
 
 std::shared_mutex g_mutex;
-std::unordered_map<const torch::nn::Module*, std::string> g_paths;
+// Node-based: hooks handed out stay where they are while other modules come and go.
+std::unordered_map<const torch::nn::Module*, ModuleHooks> g_hooks;
 
 // Walks children by hand: named_modules() needs shared_from_this(), unavailable during destruction.
 template <class Visit>
@@ -24,25 +27,31 @@ void visit_descendants(const torch::nn::Module& module, const std::string& prefi
 
 void assign_module_paths(const torch::nn::Module& root) {
   std::unique_lock lock(g_mutex);
-  visit_descendants(root, "", [](const torch::nn::Module& m, const std::string& path) { g_paths[&m] = path; });
+  visit_descendants(root, "", [](const torch::nn::Module& m, const std::string& path) { g_hooks[&m] = {path, {}}; });
 }
 
 void forget_module_paths(const torch::nn::Module& root) {
   std::unique_lock lock(g_mutex);
-  visit_descendants(root, "", [](const torch::nn::Module& m, const std::string&) { g_paths.erase(&m); });
+  visit_descendants(root, "", [](const torch::nn::Module& m, const std::string&) { g_hooks.erase(&m); });
+}
+
+const ModuleHooks* module_hooks(const torch::nn::Module& module) {
+  std::shared_lock lock(g_mutex);
+  auto it = g_hooks.find(&module);
+  return it != g_hooks.end() ? &it->second : nullptr;
 }
 
 const std::string& module_path(const torch::nn::Module& module) {
-  std::shared_lock lock(g_mutex);
-  auto it = g_paths.find(&module);
-  return it != g_paths.end() ? it->second : module.name();
+  const ModuleHooks* hooks = module_hooks(module);
+  return hooks != nullptr ? hooks->path : module.name();
 }
 
-}  // namespace trainmem::models
-
-#include "models/classifier.h"
-
-namespace trainmem::models {
+void set_forward_override(const torch::nn::Module& module, ForwardOverride forward) {
+  std::unique_lock lock(g_mutex);
+  auto it = g_hooks.find(&module);
+  TORCH_CHECK(it != g_hooks.end(), "trainmem: module ", module.name(), " has no assigned path");
+  it->second.forward = std::move(forward);
+}
 
 Classifier::~Classifier() { forget_module_paths(*this); }
 

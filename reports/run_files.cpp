@@ -64,7 +64,8 @@ nlohmann::ordered_json module_json(const ModuleInfo& module) {
           {"type", module.type},
           {"weight_bytes", module.weight_bytes},
           {"input_shape", module.input_shape},
-          {"input_bytes", module.input_bytes}};
+          {"input_bytes", module.input_bytes},
+          {"compress_k", module.compress_k}};
 }
 
 // ---- events.csv ----
@@ -238,6 +239,10 @@ void write_run_json(const std::filesystem::path& file, const RunInfo& run) {
                                  {"device", run.device},
                                  {"parameter_count", run.parameter_count},
                                  {"parameter_bytes", run.parameter_bytes},
+                                 {"compress", run.compress},
+                                 {"compress_mode", run.compress_mode},
+                                 {"baseline_activation_bytes", run.baseline_activation_bytes},
+                                 {"baseline_peak_bytes", run.baseline_peak_bytes},
                                  {"modules", std::move(modules)}};
   write_file_atomically(file, json.dump(2) + "\n");
 }
@@ -268,12 +273,17 @@ RunInfo read_run_json(const std::filesystem::path& file) {
   run.device = fields.get<std::string>(json, "device");
   run.parameter_count = fields.get<int64_t>(json, "parameter_count");
   run.parameter_bytes = fields.get<int64_t>(json, "parameter_bytes");
+  run.compress = fields.get<std::string>(json, "compress");
+  run.compress_mode = fields.get<std::string>(json, "compress_mode");
+  run.baseline_activation_bytes = fields.get<int64_t>(json, "baseline_activation_bytes");
+  run.baseline_peak_bytes = fields.get<int64_t>(json, "baseline_peak_bytes");
   for (const nlohmann::json& module : fields.get<std::vector<nlohmann::json>>(json, "modules")) {
     run.modules.push_back({.name = fields.get<std::string>(module, "name"),
                            .type = fields.get<std::string>(module, "type"),
                            .weight_bytes = fields.get<int64_t>(module, "weight_bytes"),
                            .input_shape = fields.get<std::vector<int64_t>>(module, "input_shape"),
-                           .input_bytes = fields.get<int64_t>(module, "input_bytes")});
+                           .input_bytes = fields.get<int64_t>(module, "input_bytes"),
+                           .compress_k = fields.get<int64_t>(module, "compress_k")});
   }
   return run;
 }

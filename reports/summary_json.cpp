@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "analysis/compression_estimate.h"
+
 namespace trainmem {
 
 nlohmann::ordered_json summary_json(const RunInfo& run, const Analysis& analysis) {
@@ -18,6 +20,17 @@ nlohmann::ordered_json summary_json(const RunInfo& run, const Analysis& analysis
   for (size_t i = 0; i < top_count; ++i) {
     const ModuleBytes& module = analysis.activations_by_module[i];
     top_modules.push_back({{"module", module.module}, {"bytes", module.bytes}, {"blocks", module.blocks}});
+  }
+
+  ordered_json compress = {{"spec", run.compress}, {"mode", run.compress_mode}};
+  if (run.baseline_activation_bytes > 0) {
+    compress["baseline_activation_bytes"] = run.baseline_activation_bytes;
+    compress["baseline_peak_bytes"] = run.baseline_peak_bytes;
+    compress["analytic_reduction"] = *analytic_reduction(run);
+    compress["measured_reduction"] =
+        1.0 - static_cast<double>(analysis.activation_bytes) / static_cast<double>(run.baseline_activation_bytes);
+    compress["measured_peak_reduction"] =
+        1.0 - static_cast<double>(analysis.peak.bytes) / static_cast<double>(run.baseline_peak_bytes);
   }
 
   return {{"format", "trainmem-summary"},
@@ -49,6 +62,7 @@ nlohmann::ordered_json summary_json(const RunInfo& run, const Analysis& analysis
             {"op", peak.op}}},
           {"categories_at_peak", std::move(categories)},
           {"activation_bytes", analysis.activation_bytes},
+          {"compress", std::move(compress)},
           {"top_activation_modules", std::move(top_modules)},
           {"events", analysis.alloc_events + analysis.free_events},
           {"markers", analysis.marker_events},

@@ -140,6 +140,74 @@ TEST_F(Cli, ReportsOutOfMemoryWithPhaseAndKeepsNoPartialOutput) {
   }
 }
 
+TEST_F(Cli, CompareShowsCompressionSavingRealMemoryWithAnUnchangedLoss) {
+  Outcome full = run("compare --json --batch 2 --resolution 32 --steps 1 --compress none,2,4 --out " +
+                     (dir_ / "full.json").string());
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  const auto rows = nlohmann::json::parse(full.out);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(read_json(dir_ / "full.json"), rows);
+  for (const auto& row : rows) EXPECT_EQ(row["loss"], rows[0]["loss"]) << "the forward pass must not change";
+  EXPECT_GT(rows[1]["reduction"].get<double>(), 0.1);
+  EXPECT_GT(rows[2]["reduction"].get<double>(), rows[1]["reduction"].get<double>());
+  EXPECT_GT(rows[1]["analytic_reduction"].get<double>(), 0.0);
+
+  // The paper's operator alone: the ReLU keeps the full tensor, so the pooled copy is extra memory.
+  Outcome conv_only = run("compare --json --batch 2 --resolution 32 --steps 1 --compress 2 --compress-mode conv-only "
+                          "--out " + (dir_ / "conv-only.json").string());
+  ASSERT_EQ(conv_only.exit_code, 0) << conv_only.err;
+  const auto conv_rows = nlohmann::json::parse(conv_only.out);
+  ASSERT_EQ(conv_rows.size(), 2u);  // the baseline is added
+  EXPECT_LT(conv_rows[1]["reduction"].get<double>(), 0.0);
+}
+
+TEST_F(Cli, ProfileWithCompressionReportsAnalyticAndMeasuredSavings) {
+  const fs::path out = dir_ / "run";
+  Outcome profile = run("profile --batch 2 --resolution 32 --steps 1 --compress 2 --out " + out.string());
+  ASSERT_EQ(profile.exit_code, 0) << profile.err;
+  const auto compress = read_json(out / "summary.json")["compress"];
+  EXPECT_EQ(compress["spec"], "2");
+  EXPECT_GT(compress["measured_reduction"].get<double>(), 0.1);
+  EXPECT_GT(compress["analytic_reduction"].get<double>(), 0.0);
+  // layer1.0.conv1 sees 2x64x8x8: pooled at k=2 it keeps 2x64x4x4 floats, and so the trace measures.
+  EXPECT_NE(slurp(out / "layers.csv").find("layer1.0.conv1,Conv2d,147456,2x64x8x8,32768,"), std::string::npos);
+  EXPECT_NE(slurp(out / "layers.csv").find(",8192,2048,2,8192\n"), std::string::npos) << slurp(out / "layers.csv");
+  Outcome again = run("analyze " + out.string() + " --out " + (dir_ / "again").string());
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(slurp(dir_ / "again" / "summary.json"), slurp(out / "summary.json"));
+}
+
+TEST_F(Cli, SensitivityIsOneForExactLayersAndBelowForCompressedOnes) {
+  const fs::path csv = dir_ / "sensitivity.csv";
+  // At 64 px the last stage's maps are 2x2, so every conv but the stem really pools.
+  Outcome outcome = run("sensitivity --batch 2 --resolution 64 --batches 2 --compress 2 --out " + csv.string());
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  std::ifstream rows(csv);
+  std::string line;
+  std::getline(rows, line);
+  EXPECT_EQ(line, "module,k,cosine");
+  int compressed = 0;
+  while (std::getline(rows, line)) {
+    const std::string module = line.substr(0, line.find(','));
+    const int k = std::stoi(line.substr(line.find(',') + 1));
+    const double cosine = std::stod(line.substr(line.rfind(',') + 1));
+    if (k == 0) {
+      EXPECT_NEAR(cosine, 1.0, 1e-6) << module;
+    } else {
+      EXPECT_LT(cosine, 0.999) << module;
+      ++compressed;
+    }
+  }
+  EXPECT_EQ(compressed, 19);
+}
+
+TEST_F(Cli, RejectsAnUnknownCompressionLayer) {
+  expect_clear_failure("profile --batch 2 --resolution 32 --steps 1 --compress layer9.*=2 --out " + (dir_ / "x").string(),
+                       "layer9.*");
+  EXPECT_FALSE(fs::exists(dir_ / "x"));
+}
+TEST_F(Cli, RejectsABadCompressionKernel) { expect_clear_failure("profile --compress 2.5", "2.5"); }
+
 class CorruptRun : public Cli {
  protected:
   // A real run directory, then one file replaced.

@@ -296,19 +296,20 @@ TEST(SummaryJson, HasTheDocumentedKeysAndNumbers) {
                       "format", "version", "model", "batch", "resolution", "steps", "optimizer", "seed", "threads",
                       "device", "parameter_count", "parameter_bytes", "measured_parameter_bytes",
                       "measured_buffer_bytes", "points", "peak_bytes", "peak", "categories_at_peak",
-                      "activation_bytes", "top_activation_modules", "events", "markers", "last_step_seconds"}));
+                      "activation_bytes", "compress", "top_activation_modules", "events", "markers", "last_step_seconds"}));
 }
 
 TEST(LayersCsv, JoinsTheModuleTableWithActivations) {
   auto run = two_step_training_run();
   MemoryEventSource source(run.stream.events(), run.stream.names());
   EXPECT_EQ(layers_csv(tiny_run_info(), analyze(source)),
-            "module,type,weight_bytes,input_shape,input_bytes,activation_bytes,activation_blocks\n"
-            "conv,Conv2d,400,2x3x8x8,1536,300,1\n"
-            "bn,BatchNorm2d,0,2x4x8x8,2048,0,0\n"
-            "relu,ReLU,0,2x4x8x8,2048,0,0\n"
-            "fc,Linear,200,2x256,2048,120,1\n"
-            "(none),,0,,0,30,1\n");
+            "module,type,weight_bytes,input_shape,input_bytes,activation_bytes,activation_blocks,"
+            "k2_bytes,k4_bytes,compress_k,pooled_bytes\n"
+            "conv,Conv2d,400,2x3x8x8,1536,300,1,384,96,0,0\n"  // 2x3x4x4 and 2x3x2x2 floats
+            "bn,BatchNorm2d,0,2x4x8x8,2048,0,0,,,,\n"
+            "relu,ReLU,0,2x4x8x8,2048,0,0,,,,\n"
+            "fc,Linear,200,2x256,2048,120,1,,,,\n"
+            "(none),,0,,0,30,1,,,,\n");
 }
 
 TEST(TerminalReport, ShowsPointsCategoriesCheckAndTopModules) {

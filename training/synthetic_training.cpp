@@ -8,6 +8,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "compression/apply.h"
 #include "models/registry.h"
 #include "tracer/recorder.h"
 
@@ -61,6 +62,11 @@ void validate(const TrainingOptions& options) {
   if (options.threads < 0) throw std::invalid_argument("--threads must not be negative");
 }
 
+SyntheticBatch synthetic_batch(const TrainingOptions& options) {
+  return {torch::randn({options.batch, 3, options.resolution, options.resolution}),
+          torch::randint(options.num_classes, {options.batch}, torch::kLong)};
+}
+
 TrainingResult train_synthetic(const TrainingOptions& options) {
   validate(options);
   if (options.threads > 0) at::set_num_threads(options.threads);
@@ -91,6 +97,15 @@ TrainingResult train_synthetic(const TrainingOptions& options) {
     optimizer = make_optimizer(options.optimizer, model->parameters());
   }
   info.modules = module_table(*model);
+  const compression::CompressionPlan plan = compression::plan_compression(*model, options.compression);
+  compression::apply_compression(*model, plan);
+  info.compress = options.compression.spec;
+  info.compress_mode = std::string(compression::to_string(options.compression.mode));
+  for (const auto& conv : plan.convs) {
+    for (auto& module : info.modules) {
+      if (module.name == conv.module) module.compress_k = conv.k > 1 ? conv.k : 0;
+    }
+  }
 
   for (int64_t step = 1; step <= options.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
@@ -98,8 +113,9 @@ TrainingResult train_synthetic(const TrainingOptions& options) {
     torch::Tensor images, targets, loss;
     {
       PhaseScope phase(Phase::kInput);
-      images = torch::randn({options.batch, 3, options.resolution, options.resolution});
-      targets = torch::randint(options.num_classes, {options.batch}, torch::kLong);
+      SyntheticBatch batch = synthetic_batch(options);
+      images = std::move(batch.images);
+      targets = std::move(batch.targets);
       tag_storage(images, Tag::kInput);
       tag_storage(targets, Tag::kInput);
     }

@@ -3,10 +3,14 @@
 // with the phases and identities (parameters, gradients, input) announced to the tracer's Recorder.
 // Announcing costs nothing when no recording is active.
 #include <cstdint>
+
 #include <string>
 #include <vector>
 
+#include <ATen/core/Tensor.h>
+
 #include "analysis/run_info.h"
+#include "compression/policy.h"
 
 namespace trainmem {
 
@@ -19,6 +23,7 @@ struct TrainingOptions {
   uint64_t seed = 0;
   int threads = 0;  // 0: LibTorch's default
   int64_t num_classes = 1000;
+  compression::CompressionPolicy compression;  // none by default
 };
 
 struct TrainingResult {
@@ -29,6 +34,14 @@ struct TrainingResult {
 
 // Throws std::invalid_argument (one-line message) for options no model can train with.
 void validate(const TrainingOptions& options);
+
+// One batch of seeded synthetic data: N x 3 x R x R standard-normal images and uniform class targets,
+// drawn from LibTorch's default generator (seed it with torch::manual_seed).
+struct SyntheticBatch {
+  at::Tensor images;
+  at::Tensor targets;
+};
+SyntheticBatch synthetic_batch(const TrainingOptions& options);
 TrainingResult train_synthetic(const TrainingOptions& options);
 
 }  // namespace trainmem

@@ -1,0 +1,38 @@
+#include "cmd/compression_options.h"
+
+#include <stdexcept>
+
+namespace trainmem::cli {
+
+void add_compress_mode_option(CLI::App& command, compression::CompressMode& mode) {
+  command.add_option_function<std::string>(
+      "--compress-mode",
+      [&mode](const std::string& text) {
+        try {
+          mode = compression::parse_compress_mode(text);
+        } catch (const std::invalid_argument& e) {
+          throw CLI::ValidationError("--compress-mode", e.what());
+        }
+      },
+      "full (ReLUs feeding compressed convs save a 1-bit mask, so the full tensor dies; default) or conv-only "
+      "(the paper's operator alone)");
+}
+
+void add_compression_options(CLI::App& command, compression::CompressionPolicy& policy) {
+  command.add_option_function<std::string>(
+      "--compress",
+      [&policy](const std::string& spec) {
+        try {
+          const compression::CompressMode mode = policy.mode;
+          policy = compression::parse_compression(spec);
+          policy.mode = mode;
+        } catch (const std::invalid_argument& e) {
+          throw CLI::ValidationError("--compress", e.what());
+        }
+      },
+      "Pooled-activation compression: none, a kernel size for every conv but the stem (2, 4), per-layer "
+      "rules \"layer1.*=4,layer4.*=2,conv1=0\", or a JSON file {\"pattern\": k}");
+  add_compress_mode_option(command, policy.mode);
+}
+
+}  // namespace trainmem::cli
