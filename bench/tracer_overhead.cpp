@@ -34,10 +34,8 @@ double ns_per_pair(c10::Allocator* allocator, int pairs, size_t bytes) {
   return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() / pairs;
 }
 
-// Median per-step seconds, leaving out the first (warm-up) step.
 double step_seconds(const trainmem::TrainingOptions& options) {
-  auto result = trainmem::train_synthetic(options);
-  return median({result.step_seconds.begin() + 1, result.step_seconds.end()});
+  return trainmem::steady_step_seconds(trainmem::train_synthetic(options));
 }
 
 }  // namespace

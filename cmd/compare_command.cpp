@@ -7,7 +7,7 @@
 #include "analysis/compression_estimate.h"
 #include "cmd/cli_errors.h"
 #include "cmd/commands.h"
-#include "cmd/compression_options.h"
+#include "cmd/shared_options.h"
 #include "cmd/profiling.h"
 #include "reports/output_dir.h"
 #include "reports/units.h"
@@ -69,7 +69,7 @@ int run_compare(const CompareArgs& args) {
                     {"activation_bytes", run.analysis.activation_bytes},
                     {"reduction", reduction},
                     {"analytic_reduction", analytic_reduction(run.info).value_or(0.0)},
-                    {"step_seconds", run.training.step_seconds.back()}});
+                    {"step_seconds", steady_step_seconds(run.training)}});
   }
   write_file_atomically(out, rows.dump(2) + "\n");
   if (args.json) {
@@ -98,13 +98,8 @@ int run_compare(const CompareArgs& args) {
 void add_compare_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<CompareArgs>();
   CLI::App* cmd = app.add_subcommand("compare", "Profile several compression settings side by side");
-  cmd->add_option("--model", args->training.model, "Model name")->capture_default_str();
-  cmd->add_option("--batch", args->training.batch, "Batch size")->capture_default_str();
-  cmd->add_option("--resolution", args->training.resolution, "Input image side in pixels")->capture_default_str();
-  cmd->add_option("--steps", args->training.steps, "Training steps per setting")->capture_default_str();
-  cmd->add_option("--optimizer", args->training.optimizer, "sgd or adam")->capture_default_str();
-  cmd->add_option("--seed", args->training.seed, "Seed (the same for every setting)")->capture_default_str();
-  cmd->add_option("--threads", args->training.threads, "CPU threads (0: LibTorch's default)");
+  add_model_options(*cmd, args->training);
+  add_loop_options(*cmd, args->training);
   cmd->add_option("--compress", args->configurations,
                   "Settings: none,2,4 (comma list) or a per-layer spec; repeat for several specs")
       ->capture_default_str();

@@ -6,7 +6,7 @@
 #include "analysis/analysis.h"
 #include "cmd/cli_errors.h"
 #include "cmd/commands.h"
-#include "cmd/compression_options.h"
+#include "cmd/shared_options.h"
 #include "cmd/profiling.h"
 #include "cmd/run_outputs.h"
 #include "reports/output_dir.h"
@@ -60,13 +60,8 @@ int run_profile(const ProfileArgs& args) {
 void add_profile_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<ProfileArgs>();
   CLI::App* cmd = app.add_subcommand("profile", "Train a few steps on synthetic data and show where memory goes");
-  cmd->add_option("--model", args->training.model, "Model name (see `trainmem models`)")->capture_default_str();
-  cmd->add_option("--batch", args->training.batch, "Batch size")->capture_default_str();
-  cmd->add_option("--resolution", args->training.resolution, "Input image side in pixels")->capture_default_str();
-  cmd->add_option("--steps", args->training.steps, "Training steps; the report covers the last")->capture_default_str();
-  cmd->add_option("--optimizer", args->training.optimizer, "sgd (momentum 0.9) or adam")->capture_default_str();
-  cmd->add_option("--seed", args->training.seed, "Seed of weights and synthetic data")->capture_default_str();
-  cmd->add_option("--threads", args->training.threads, "CPU threads (0: LibTorch's default)")->capture_default_str();
+  add_model_options(*cmd, args->training);
+  add_loop_options(*cmd, args->training);
   cmd->add_option("--out", args->out, "Run directory (default trainmem-out/<model>-b<batch>)");
   cmd->add_flag("--no-trace", args->no_trace, "Run the identical training without interception (timing only)");
   add_compression_options(*cmd, args->training.compression);

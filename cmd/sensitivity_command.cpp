@@ -5,7 +5,7 @@
 
 #include "cmd/cli_errors.h"
 #include "cmd/commands.h"
-#include "cmd/compression_options.h"
+#include "cmd/shared_options.h"
 #include "reports/output_dir.h"
 #include "training/gradient_sensitivity.h"
 
@@ -50,11 +50,8 @@ void add_sensitivity_command(CLI::App& app, Action& action) {
   args->training.resolution = 64;
   CLI::App* cmd =
       app.add_subcommand("sensitivity", "Cosine similarity of compressed vs exact weight gradients, per layer");
-  cmd->add_option("--model", args->training.model, "Model name")->capture_default_str();
-  cmd->add_option("--batch", args->training.batch, "Batch size")->capture_default_str();
-  cmd->add_option("--resolution", args->training.resolution, "Input image side in pixels")->capture_default_str();
+  add_model_options(*cmd, args->training);
   cmd->add_option("--batches", args->batches, "Batches to average over")->capture_default_str();
-  cmd->add_option("--seed", args->training.seed, "Seed of weights and data")->capture_default_str();
   cmd->add_option("--out", args->out, "CSV file (default trainmem-out/sensitivity-<model>.csv)");
   add_compression_options(*cmd, args->training.compression);
   cmd->callback([args, &action] { action = [args] { return run_sensitivity(*args); }; });

@@ -224,26 +224,29 @@ std::string& append_number(std::string& out, Number value, int base = 10) {
 
 }  // namespace
 
+void add_run_settings(nlohmann::ordered_json& json, const RunInfo& run) {
+  json.update(nlohmann::ordered_json{{"model", run.model},
+                                     {"batch", run.batch},
+                                     {"resolution", run.resolution},
+                                     {"steps", run.steps},
+                                     {"optimizer", run.optimizer},
+                                     {"seed", run.seed},
+                                     {"threads", run.threads},
+                                     {"device", run.device},
+                                     {"parameter_count", run.parameter_count},
+                                     {"parameter_bytes", run.parameter_bytes}});
+}
+
 void write_run_json(const std::filesystem::path& file, const RunInfo& run) {
   nlohmann::ordered_json modules = nlohmann::ordered_json::array();
   for (const ModuleInfo& module : run.modules) modules.push_back(module_json(module));
-  nlohmann::ordered_json json = {{"format", kRunFormat},
-                                 {"version", kRunVersion},
-                                 {"model", run.model},
-                                 {"batch", run.batch},
-                                 {"resolution", run.resolution},
-                                 {"steps", run.steps},
-                                 {"optimizer", run.optimizer},
-                                 {"seed", run.seed},
-                                 {"threads", run.threads},
-                                 {"device", run.device},
-                                 {"parameter_count", run.parameter_count},
-                                 {"parameter_bytes", run.parameter_bytes},
-                                 {"compress", run.compress},
-                                 {"compress_mode", run.compress_mode},
-                                 {"baseline_activation_bytes", run.baseline_activation_bytes},
-                                 {"baseline_peak_bytes", run.baseline_peak_bytes},
-                                 {"modules", std::move(modules)}};
+  nlohmann::ordered_json json = {{"format", kRunFormat}, {"version", kRunVersion}};
+  add_run_settings(json, run);
+  json.update(nlohmann::ordered_json{{"compress", run.compress},
+                                         {"compress_mode", run.compress_mode},
+                                         {"baseline_activation_bytes", run.baseline_activation_bytes},
+                                         {"baseline_peak_bytes", run.baseline_peak_bytes},
+                                         {"modules", std::move(modules)}});
   write_file_atomically(file, json.dump(2) + "\n");
 }
 

@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "analysis/event_source.h"
 #include "analysis/run_info.h"
 #include "tracer/event.h"
@@ -17,6 +19,8 @@
 namespace trainmem {
 
 // Throws OutputError.
+// The run's settings (model ... parameter_bytes), as run.json and summary.json both carry them.
+void add_run_settings(nlohmann::ordered_json& json, const RunInfo& run);
 void write_run_json(const std::filesystem::path& file, const RunInfo& run);
 // Throws InputError when the file is missing, not JSON, or not a run description.
 RunInfo read_run_json(const std::filesystem::path& file);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "analysis/compression_estimate.h"
+#include "reports/run_files.h"
 
 namespace trainmem {
 
@@ -33,40 +34,28 @@ nlohmann::ordered_json summary_json(const RunInfo& run, const Analysis& analysis
         1.0 - static_cast<double>(analysis.peak.bytes) / static_cast<double>(run.baseline_peak_bytes);
   }
 
-  return {{"format", "trainmem-summary"},
-          {"version", kSummaryVersion},
-          {"model", run.model},
-          {"batch", run.batch},
-          {"resolution", run.resolution},
-          {"steps", run.steps},
-          {"optimizer", run.optimizer},
-          {"seed", run.seed},
-          {"threads", run.threads},
-          {"device", run.device},
-          {"parameter_count", run.parameter_count},
-          {"parameter_bytes", run.parameter_bytes},
-          {"measured_parameter_bytes", analysis.measured_parameter_bytes},
-          {"measured_buffer_bytes", analysis.measured_buffer_bytes},
-          {"points",
-           {{"init", points.init},
-            {"input", points.input},
-            {"forward_peak", points.forward_peak},
-            {"backward_end", points.backward_end},
-            {"optimizer_peak", points.optimizer_peak}}},
-          {"peak_bytes", peak.bytes},
-          {"peak",
-           {{"seq", peak.seq},
-            {"phase", to_string(peak.phase)},
-            {"step", peak.step},
-            {"module", peak.module},
-            {"op", peak.op}}},
-          {"categories_at_peak", std::move(categories)},
-          {"activation_bytes", analysis.activation_bytes},
-          {"compress", std::move(compress)},
-          {"top_activation_modules", std::move(top_modules)},
-          {"events", analysis.alloc_events + analysis.free_events},
-          {"markers", analysis.marker_events},
-          {"last_step_seconds", analysis.last_step_seconds}};
+  ordered_json summary = {{"format", "trainmem-summary"}, {"version", kSummaryVersion}};
+  add_run_settings(summary, run);
+  summary.update(ordered_json{
+      {"measured_parameter_bytes", analysis.measured_parameter_bytes},
+      {"measured_buffer_bytes", analysis.measured_buffer_bytes},
+      {"points",
+       {{"init", points.init},
+        {"input", points.input},
+        {"forward_peak", points.forward_peak},
+        {"backward_end", points.backward_end},
+        {"optimizer_peak", points.optimizer_peak}}},
+      {"peak_bytes", peak.bytes},
+      {"peak",
+       {{"seq", peak.seq}, {"phase", to_string(peak.phase)}, {"step", peak.step}, {"module", peak.module}, {"op", peak.op}}},
+      {"categories_at_peak", std::move(categories)},
+      {"activation_bytes", analysis.activation_bytes},
+      {"compress", std::move(compress)},
+      {"top_activation_modules", std::move(top_modules)},
+      {"events", analysis.alloc_events + analysis.free_events},
+      {"markers", analysis.marker_events},
+      {"last_step_seconds", analysis.last_step_seconds}});
+  return summary;
 }
 
 }  // namespace trainmem

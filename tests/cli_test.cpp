@@ -177,6 +177,14 @@ TEST_F(Cli, ProfileWithCompressionReportsAnalyticAndMeasuredSavings) {
   EXPECT_EQ(slurp(dir_ / "again" / "summary.json"), slurp(out / "summary.json"));
 }
 
+TEST_F(Cli, CompressionWorksOnGroupedBottleneckModelsToo) {
+  const fs::path out = dir_ / "resnext";
+  Outcome profile =
+      run("profile --model resnext50_32x4d --batch 2 --resolution 32 --steps 1 --compress 2 --out " + out.string());
+  ASSERT_EQ(profile.exit_code, 0) << profile.err;
+  EXPECT_GT(read_json(out / "summary.json")["compress"]["measured_reduction"].get<double>(), 0.1);
+}
+
 TEST_F(Cli, SensitivityIsOneForExactLayersAndBelowForCompressedOnes) {
   const fs::path csv = dir_ / "sensitivity.csv";
   // At 64 px the last stage's maps are 2x2, so every conv but the stem really pools.

@@ -242,27 +242,33 @@ TEST(PooledConv2dMemory, KeepsOnlyThePooledCopyOfTheInput) {
 // A ReLU's input as in a network: computed from a leaf, so that the in-place ReLU is allowed.
 at::Tensor relu_input(const at::Tensor& leaf) { return leaf * 1.0; }
 
-TEST(MaskRelu, ValuesAndGradientsEqualStockReluIncludingAtZero) {
+// Contiguous float input takes mask_relu_'s fused CPU loop, a transposed one its tensor-op path.
+void expect_equal_to_stock_relu(bool contiguous) {
   at::manual_seed(0);
   at::Tensor data = at::randn({2, 3, 5, 7});
   data.view({-1}).slice(0, 0, 40).zero_();  // exact zeros, where stock relu's gradient is 0
   data.view({-1}).narrow(0, 50, 1).fill_(-0.0);
   const at::Tensor grad_output = at::randn_like(data);
+  const auto layout = [contiguous](const at::Tensor& t) { return contiguous ? t : t.transpose(2, 3); };
 
   const at::Tensor stock_leaf = data.clone().requires_grad_();
-  at::Tensor stock = relu_input(stock_leaf);
+  at::Tensor stock = layout(relu_input(stock_leaf));
   stock.relu_();
-  stock.backward(grad_output);
+  stock.backward(layout(grad_output));
 
   const at::Tensor masked_leaf = data.clone().requires_grad_();
-  at::Tensor masked = relu_input(masked_leaf);
+  at::Tensor masked = layout(relu_input(masked_leaf));
+  ASSERT_EQ(masked.is_contiguous(), contiguous);
   const at::Tensor returned = mask_relu_(masked);
   EXPECT_TRUE(returned.is_same(masked)) << "in place";
-  masked.backward(grad_output);
+  masked.backward(layout(grad_output));
 
   EXPECT_TRUE(identical(masked, stock));
   EXPECT_TRUE(identical(masked_leaf.grad(), stock_leaf.grad()));
 }
+
+TEST(MaskRelu, ValuesAndGradientsEqualStockReluIncludingAtZero) { expect_equal_to_stock_relu(true); }
+TEST(MaskRelu, NonContiguousInputTakesTheGeneralPathWithTheSameResult) { expect_equal_to_stock_relu(false); }
 
 // Whether the storage of a ReLU's result, once its only other consumer (a sum) is done, survives the forward pass.
 bool graph_keeps_relu_output_alive(const std::function<void(at::Tensor&)>& relu) {

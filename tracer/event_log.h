@@ -27,7 +27,8 @@ struct EventLogCache {
   uint64_t log_id = 0;
   void* buffer = nullptr;
 };
-inline thread_local EventLogCache t_event_log_cache;
+// initial-exec: a plain %fs-relative load on the hot path, never a call to __tls_get_addr.
+inline thread_local EventLogCache t_event_log_cache __attribute__((tls_model("initial-exec")));
 
 }  // namespace detail
 

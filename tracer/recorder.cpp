@@ -2,11 +2,6 @@
 
 namespace trainmem {
 
-Recorder& Recorder::instance() {
-  static Recorder* recorder = new Recorder();  // never destroyed: deleters may run during static teardown
-  return *recorder;
-}
-
 Recorder::Recorder() : strings_(std::make_unique<StringTable>()) {}
 
 void Recorder::start(int64_t cpu_limit_bytes) {

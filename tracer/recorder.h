@@ -43,7 +43,10 @@ struct ThreadContext {
 
 class Recorder {
  public:
-  static Recorder& instance();
+  static Recorder& instance() {
+    static Recorder* recorder = new Recorder();  // never destroyed: deleters may run during static teardown
+    return *recorder;
+  }
 
   // Begins a fresh recording. `cpu_limit_bytes` > 0 makes CPU allocations beyond that many live bytes fail.
   void start(int64_t cpu_limit_bytes = 0);
@@ -107,7 +110,7 @@ class Recorder {
   }
   void remember_failure(int64_t bytes, int64_t limit, int8_t device);
 
-  static inline thread_local ThreadContext t_context;
+  static inline thread_local ThreadContext t_context __attribute__((tls_model("initial-exec")));
   std::atomic<bool> recording_{false};
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint8_t> phase_{0};

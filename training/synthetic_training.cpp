@@ -5,6 +5,7 @@
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -60,6 +61,14 @@ void validate(const TrainingOptions& options) {
     throw std::invalid_argument("unknown optimizer '" + options.optimizer + "'; valid optimizers: sgd, adam");
   }
   if (options.threads < 0) throw std::invalid_argument("--threads must not be negative");
+}
+
+double steady_step_seconds(const TrainingResult& result) {
+  if (result.step_seconds.empty()) return 0;
+  std::vector<double> steady(result.step_seconds.begin() + (result.step_seconds.size() > 1 ? 1 : 0),
+                             result.step_seconds.end());
+  std::sort(steady.begin(), steady.end());
+  return steady[steady.size() / 2];
 }
 
 SyntheticBatch synthetic_batch(const TrainingOptions& options) {

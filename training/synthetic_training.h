@@ -32,6 +32,10 @@ struct TrainingResult {
   std::vector<double> losses;        // loss of each step
 };
 
+// Median step time leaving out the first step (warm-up: first-touch allocations, oneDNN kernel selection);
+// the only step's time when there is one.
+double steady_step_seconds(const TrainingResult& result);
+
 // Throws std::invalid_argument (one-line message) for options no model can train with.
 void validate(const TrainingOptions& options);
 

@@ -1,10 +1,16 @@
 #pragma once
-// --compress and --compress-mode, shared by the commands that train.
+// Options shared by the commands that train: the model and data, the loop, and compression.
 #include <CLI/CLI.hpp>
 
 #include "compression/policy.h"
+#include "training/synthetic_training.h"
 
 namespace trainmem::cli {
+
+// --model, --batch, --resolution, --seed, --threads.
+void add_model_options(CLI::App& command, TrainingOptions& options);
+// --steps, --optimizer.
+void add_loop_options(CLI::App& command, TrainingOptions& options);
 
 // --compress-mode alone (commands that take their settings in another form).
 void add_compress_mode_option(CLI::App& command, compression::CompressMode& mode);

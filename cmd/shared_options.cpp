@@ -1,8 +1,21 @@
-#include "cmd/compression_options.h"
+#include "cmd/shared_options.h"
 
 #include <stdexcept>
 
 namespace trainmem::cli {
+
+void add_model_options(CLI::App& command, TrainingOptions& options) {
+  command.add_option("--model", options.model, "Model name (see `trainmem models`)")->capture_default_str();
+  command.add_option("--batch", options.batch, "Batch size")->capture_default_str();
+  command.add_option("--resolution", options.resolution, "Input image side in pixels")->capture_default_str();
+  command.add_option("--seed", options.seed, "Seed of weights and synthetic data")->capture_default_str();
+  command.add_option("--threads", options.threads, "CPU threads (0: LibTorch's default)")->capture_default_str();
+}
+
+void add_loop_options(CLI::App& command, TrainingOptions& options) {
+  command.add_option("--steps", options.steps, "Training steps; reports cover the last")->capture_default_str();
+  command.add_option("--optimizer", options.optimizer, "sgd (momentum 0.9) or adam")->capture_default_str();
+}
 
 void add_compress_mode_option(CLI::App& command, compression::CompressMode& mode) {
   command.add_option_function<std::string>(
