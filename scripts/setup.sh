@@ -10,7 +10,7 @@ venv="$cache/torch-$TORCH_VERSION-tv$TORCHVISION_VERSION"
 build=${TRAINMEM_BUILD:-$root/build}
 
 debs=(build-essential cmake python3 python3-venv python3-pip ccache libcli11-dev libfmt-dev
-      nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist)
+      nlohmann-json3-dev libgtest-dev libbenchmark-dev dataset-fashion-mnist)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
