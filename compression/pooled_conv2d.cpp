@@ -69,12 +69,6 @@ int64_t pooled_extent(int64_t extent, int64_t k, PoolMode mode) {
   return pooled;
 }
 
-int64_t pooled_bytes(at::IntArrayRef input_sizes, int64_t element_size, int64_t k, PoolMode mode) {
-  TORCH_CHECK(input_sizes.size() == 4, "expected N x C x H x W sizes, got ", input_sizes);
-  return input_sizes[0] * input_sizes[1] * pooled_extent(input_sizes[2], k, mode) *
-         pooled_extent(input_sizes[3], k, mode) * element_size;
-}
-
 at::Tensor pool(const at::Tensor& input, int64_t k, PoolMode mode) {
   TORCH_CHECK(input.dim() == 4, "expected an N x C x H x W input, got sizes ", input.sizes());
   pooled_extent(input.size(2), k, mode);  // for its checks: avg_pool2d's own messages are obscure

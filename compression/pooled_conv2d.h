@@ -19,9 +19,6 @@ enum class PoolMode {
 // Rows (or columns) of the pooled copy of a map of `extent` rows. Throws when floor mode would keep none.
 int64_t pooled_extent(int64_t extent, int64_t k, PoolMode mode);
 
-// Bytes of the pooled copy kept for an N×C×H×W input whose elements take `element_size` bytes.
-int64_t pooled_bytes(at::IntArrayRef input_sizes, int64_t element_size, int64_t k, PoolMode mode);
-
 // Average-pools an N×C×H×W map by k×k (stride k); k == 1 returns `input` itself.
 at::Tensor pool(const at::Tensor& input, int64_t k, PoolMode mode);
 
