@@ -130,6 +130,17 @@ Analysis scan(EventSource& source, int8_t device) {
   return result;
 }
 
+// Named module totals, largest first (ties in name order).
+std::vector<ModuleBytes> sorted_by_bytes(std::map<std::string, ModuleBytes> by_name) {
+  std::vector<ModuleBytes> sorted;
+  for (auto& [name, module] : by_name) {
+    module.module = name;
+    sorted.push_back(std::move(module));
+  }
+  std::stable_sort(sorted.begin(), sorted.end(), [](const ModuleBytes& a, const ModuleBytes& b) { return a.bytes > b.bytes; });
+  return sorted;
+}
+
 Category classify(const Block& block) {
   switch (block.tag) {
     case Tag::kParameter:
@@ -182,7 +193,15 @@ class StepPass {
 
   void finish() {
     end_instance(nullptr);
-    for (auto& [address, block] : live_.blocks()) finalize(block);
+    std::map<std::string, ModuleBytes> by_module;
+    for (auto& [address, block] : live_.blocks()) {
+      result_.categories_at_end[static_cast<size_t>(classify(block))] += block.bytes;
+      ModuleBytes& module = by_module[source_.name(block.module)];
+      module.bytes += block.bytes;
+      ++module.blocks;
+      finalize(block);
+    }
+    result_.live_at_end_by_module = sorted_by_bytes(std::move(by_module));
   }
 
  private:
@@ -227,13 +246,7 @@ class StepPass {
     if (in_last_step(Phase::kBackward)) result_.points.backward_end = live_.bytes();
     if (in_last_step(Phase::kForward)) {
       result_.activation_bytes = activation_bytes;
-      result_.activations_by_module.clear();
-      for (auto& [name, module] : activations) {
-        module.module = name;
-        result_.activations_by_module.push_back(std::move(module));
-      }
-      std::stable_sort(result_.activations_by_module.begin(), result_.activations_by_module.end(),
-                       [](const ModuleBytes& a, const ModuleBytes& b) { return a.bytes > b.bytes; });
+      result_.activations_by_module = sorted_by_bytes(std::move(activations));
       result_.activations_by_module_op.clear();
       for (auto& [key, bytes] : activations_by_op) {
         bytes.module = key.first;

@@ -82,6 +82,10 @@ struct Analysis {
   // Bytes of blocks tagged parameter/buffer alive when init ended (checks parameter_count x 4).
   int64_t measured_parameter_bytes = 0;
   int64_t measured_buffer_bytes = 0;
+  // Blocks still alive where the stream ends (at an out-of-memory: what filled the memory), by category and
+  // by module (largest first).
+  std::array<int64_t, kCategoryCount> categories_at_end{};
+  std::vector<ModuleBytes> live_at_end_by_module;
   // Wall time of the last step, from its input phase start to its optimizer phase end.
   double last_step_seconds = 0;
   // A saved run must analyse exactly like the live one; tests compare whole results.

@@ -2,6 +2,7 @@
 // What the training loop knows about a run besides its events: settings and the model's module table.
 // Saved as run.json beside events.csv.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,18 @@ struct ModuleInfo {
   int64_t input_bytes = 0;           // that tensor's bytes
   int64_t compress_k = 0;            // Conv2d only: pooling kernel applied to its saved input (0: exact)
   bool operator==(const ModuleInfo&) const = default;
+};
+
+// Where a run ran out of memory: a --budget overrun, or the allocator refusing.
+struct OutOfMemoryInfo {
+  std::string phase;
+  uint32_t step = 0;
+  std::string module;
+  std::string op;
+  int64_t requested_bytes = 0;
+  int64_t live_bytes = 0;
+  int64_t limit_bytes = 0;  // the budget or memory cap crossed; 0 when the allocator itself refused
+  bool operator==(const OutOfMemoryInfo&) const = default;
 };
 
 struct RunInfo {
@@ -35,6 +48,8 @@ struct RunInfo {
   std::string compress_mode = "full";
   int64_t baseline_activation_bytes = 0;
   int64_t baseline_peak_bytes = 0;
+  int64_t budget_bytes = 0;  // --budget (0: none; CPU runs are still capped at the memory available)
+  std::optional<OutOfMemoryInfo> out_of_memory;  // empty when the run finished
   bool operator==(const RunInfo&) const = default;
 };
 

@@ -18,6 +18,7 @@ namespace {
 struct CompareArgs {
   TrainingOptions training;
   std::vector<std::string> configurations{"none", "2", "4"};
+  int64_t budget_bytes = 0;
   std::string out;
   bool json = false;
 };
@@ -57,7 +58,8 @@ int run_compare(const CompareArgs& args) {
   for (const auto& policy : policies) {
     TrainingOptions options = args.training;
     options.compression = policy;
-    ProfiledRun run = profile_training(options);
+    ProfiledRun run = profile_training(options, args.budget_bytes);
+    throw_if_out_of_memory(run);
     if (rows.empty()) baseline_activations = run.analysis.activation_bytes;
     run.info.baseline_activation_bytes = baseline_activations;
     const double reduction =
@@ -104,6 +106,7 @@ void add_compare_command(CLI::App& app, Action& action) {
                   "Settings: none,2,4 (comma list) or a per-layer spec; repeat for several specs")
       ->capture_default_str();
   add_compress_mode_option(*cmd, args->training.compression.mode);
+  add_budget_option(*cmd, args->budget_bytes);
   cmd->add_option("--out", args->out, "JSON file (default trainmem-out/compare-<model>-b<batch>.json)");
   cmd->add_flag("--json", args->json, "Print the JSON instead of the table");
   cmd->callback([args, &action] { action = [args] { return run_compare(*args); }; });

@@ -18,6 +18,7 @@ namespace {
 
 struct ProfileArgs {
   TrainingOptions training;
+  int64_t budget_bytes = 0;
   std::string out;
   bool no_trace = false;
 };
@@ -39,12 +40,21 @@ int run_profile(const ProfileArgs& args) {
                                                 std::to_string(args.training.batch)
                                           : args.out;
   StagedDirectory staged(out);  // fails now, not after training, when `out` cannot be written
-  ProfiledRun run = profile_training(args.training);
+  ProfiledRun run = profile_training(args.training, args.budget_bytes);
+  if (run.info.out_of_memory) {
+    // What filled the memory is worth keeping: the run directory records the run up to that moment.
+    write_run_directory(staged.path(), run.info, run.recording, run.analysis);
+    staged.commit();
+    print_out_of_memory_report(std::cout, run.info, run.analysis);
+    std::cout << "wrote " << out << "/{run.json,events.csv,summary.json,layers.csv}\n";
+    throw_if_out_of_memory(run);
+  }
   if (args.training.compression.compresses_anything()) {
     // The same settings without compression, so the report can say what compression saved.
     TrainingOptions baseline_options = args.training;
     baseline_options.compression = {};
-    const ProfiledRun baseline = profile_training(baseline_options);
+    const ProfiledRun baseline = profile_training(baseline_options, args.budget_bytes);
+    throw_if_out_of_memory(baseline);
     run.info.baseline_activation_bytes = baseline.analysis.activation_bytes;
     run.info.baseline_peak_bytes = baseline.analysis.peak.bytes;
   }
@@ -65,6 +75,7 @@ void add_profile_command(CLI::App& app, Action& action) {
   cmd->add_option("--out", args->out, "Run directory (default trainmem-out/<model>-b<batch>)");
   cmd->add_flag("--no-trace", args->no_trace, "Run the identical training without interception (timing only)");
   add_compression_options(*cmd, args->training.compression);
+  add_budget_option(*cmd, args->budget_bytes);
   cmd->callback([args, &action] { action = [args] { return run_profile(*args); }; });
 }
 

@@ -20,30 +20,36 @@ void fill_input_shapes(RunInfo& info, const Recording& recording) {
   }
 }
 
-[[noreturn]] void report_out_of_memory() {
-  auto failure = Recorder::instance().last_failure();
-  if (!failure) throw OutOfMemory("out of memory (no allocation context recorded)");
-  throw OutOfMemory(describe_allocation_failure(*failure));
+OutOfMemoryInfo out_of_memory_info(const AllocationFailure& failure) {
+  return {std::string(to_string(failure.phase)), failure.step, failure.module, failure.op, failure.requested_bytes,
+          failure.live_bytes, failure.limit_bytes};
 }
 
 }  // namespace
 
-ProfiledRun profile_training(const TrainingOptions& options) {
+ProfiledRun profile_training(const TrainingOptions& options, int64_t budget_bytes) {
   ProfiledRun run;
   {
-    TraceSession session(available_host_memory_bytes());
+    TraceSession session(budget_bytes > 0 ? budget_bytes : available_host_memory_bytes());
     try {
-      run.training = train_synthetic(options);
+      train_synthetic(options, run.training);
     } catch (const c10::OutOfMemoryError&) {
-      report_out_of_memory();
+      const auto failure = Recorder::instance().last_failure();
+      if (!failure) throw;  // not an allocation this tracer saw
+      run.training.info.out_of_memory = out_of_memory_info(*failure);
     }
     run.recording = session.finish();
   }
   run.info = run.training.info;
+  run.info.budget_bytes = budget_bytes;
   fill_input_shapes(run.info, run.recording);
   MemoryEventSource source(run.recording.events, run.recording.names);
   run.analysis = analyze(source);
   return run;
+}
+
+void throw_if_out_of_memory(const ProfiledRun& run) {
+  if (run.info.out_of_memory) throw OutOfMemory(describe_out_of_memory(*run.info.out_of_memory));
 }
 
 }  // namespace trainmem::cli

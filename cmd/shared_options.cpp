@@ -1,5 +1,7 @@
 #include "cmd/shared_options.h"
 
+#include "reports/units.h"
+
 #include <stdexcept>
 
 namespace trainmem::cli {
@@ -15,6 +17,20 @@ void add_model_options(CLI::App& command, TrainingOptions& options) {
 void add_loop_options(CLI::App& command, TrainingOptions& options) {
   command.add_option("--steps", options.steps, "Training steps; reports cover the last")->capture_default_str();
   command.add_option("--optimizer", options.optimizer, "sgd (momentum 0.9) or adam")->capture_default_str();
+}
+
+void add_budget_option(CLI::App& command, int64_t& budget_bytes) {
+  command.add_option_function<std::string>(
+      "--budget",
+      [&budget_bytes](const std::string& text) {
+        try {
+          budget_bytes = parse_bytes(text);
+        } catch (const std::invalid_argument& e) {
+          throw CLI::ValidationError("--budget", e.what());
+        }
+      },
+      "Simulate a device with this much memory (e.g. 16GiB, 12000MiB): training stops, diagnosed, where live "
+      "bytes would pass it");
 }
 
 void add_compress_mode_option(CLI::App& command, compression::CompressMode& mode) {

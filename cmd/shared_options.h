@@ -12,6 +12,8 @@ void add_model_options(CLI::App& command, TrainingOptions& options);
 // --steps, --optimizer.
 void add_loop_options(CLI::App& command, TrainingOptions& options);
 
+// --budget SIZE: simulate a device with that much memory.
+void add_budget_option(CLI::App& command, int64_t& budget_bytes);
 // --compress-mode alone (commands that take their settings in another form).
 void add_compress_mode_option(CLI::App& command, compression::CompressMode& mode);
 // --compress and --compress-mode into one policy.

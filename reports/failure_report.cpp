@@ -6,8 +6,8 @@
 
 namespace trainmem {
 
-std::string describe_allocation_failure(const AllocationFailure& failure) {
-  std::string where = fmt::format("in {} (step {})", to_string(failure.phase), failure.step);
+std::string describe_out_of_memory(const OutOfMemoryInfo& failure) {
+  std::string where = fmt::format("in {} (step {})", failure.phase, failure.step);
   if (!failure.module.empty()) where += ", module " + failure.module;
   if (!failure.op.empty()) where += ", op " + failure.op;
   const std::string refused_by = failure.limit_bytes > 0 ? fmt::format("limit {}", format_bytes(failure.limit_bytes))

@@ -224,6 +224,17 @@ std::string& append_number(std::string& out, Number value, int base = 10) {
 
 }  // namespace
 
+nlohmann::ordered_json out_of_memory_json(const std::optional<OutOfMemoryInfo>& failure) {
+  if (!failure) return nullptr;
+  return {{"phase", failure->phase},
+          {"step", failure->step},
+          {"module", failure->module},
+          {"op", failure->op},
+          {"requested_bytes", failure->requested_bytes},
+          {"live_bytes", failure->live_bytes},
+          {"limit_bytes", failure->limit_bytes}};
+}
+
 void add_run_settings(nlohmann::ordered_json& json, const RunInfo& run) {
   json.update(nlohmann::ordered_json{{"model", run.model},
                                      {"batch", run.batch},
@@ -246,6 +257,8 @@ void write_run_json(const std::filesystem::path& file, const RunInfo& run) {
                                          {"compress_mode", run.compress_mode},
                                          {"baseline_activation_bytes", run.baseline_activation_bytes},
                                          {"baseline_peak_bytes", run.baseline_peak_bytes},
+                                         {"budget_bytes", run.budget_bytes},
+                                         {"out_of_memory", out_of_memory_json(run.out_of_memory)},
                                          {"modules", std::move(modules)}});
   write_file_atomically(file, json.dump(2) + "\n");
 }
@@ -280,6 +293,16 @@ RunInfo read_run_json(const std::filesystem::path& file) {
   run.compress_mode = fields.get<std::string>(json, "compress_mode");
   run.baseline_activation_bytes = fields.get<int64_t>(json, "baseline_activation_bytes");
   run.baseline_peak_bytes = fields.get<int64_t>(json, "baseline_peak_bytes");
+  run.budget_bytes = fields.get<int64_t>(json, "budget_bytes");
+  if (const nlohmann::json failure = fields.get<nlohmann::json>(json, "out_of_memory"); !failure.is_null()) {
+    run.out_of_memory = OutOfMemoryInfo{.phase = fields.get<std::string>(failure, "phase"),
+                                        .step = fields.get<uint32_t>(failure, "step"),
+                                        .module = fields.get<std::string>(failure, "module"),
+                                        .op = fields.get<std::string>(failure, "op"),
+                                        .requested_bytes = fields.get<int64_t>(failure, "requested_bytes"),
+                                        .live_bytes = fields.get<int64_t>(failure, "live_bytes"),
+                                        .limit_bytes = fields.get<int64_t>(failure, "limit_bytes")};
+  }
   for (const nlohmann::json& module : fields.get<std::vector<nlohmann::json>>(json, "modules")) {
     run.modules.push_back({.name = fields.get<std::string>(module, "name"),
                            .type = fields.get<std::string>(module, "type"),

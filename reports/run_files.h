@@ -19,6 +19,8 @@
 namespace trainmem {
 
 // Throws OutputError.
+// null, or the out-of-memory's phase, step, module, op and byte counts (run.json and summary.json).
+nlohmann::ordered_json out_of_memory_json(const std::optional<OutOfMemoryInfo>& failure);
 // The run's settings (model ... parameter_bytes), as run.json and summary.json both carry them.
 void add_run_settings(nlohmann::ordered_json& json, const RunInfo& run);
 void write_run_json(const std::filesystem::path& file, const RunInfo& run);

@@ -7,6 +7,18 @@
 
 namespace trainmem {
 
+namespace {
+
+nlohmann::ordered_json top_modules_json(const std::vector<ModuleBytes>& modules) {
+  nlohmann::ordered_json top = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < std::min(modules.size(), kTopActivationModules); ++i) {
+    top.push_back({{"module", modules[i].module}, {"bytes", modules[i].bytes}, {"blocks", modules[i].blocks}});
+  }
+  return top;
+}
+
+}  // namespace
+
 nlohmann::ordered_json summary_json(const RunInfo& run, const Analysis& analysis) {
   using nlohmann::ordered_json;
   const StepPoints& points = analysis.points;
@@ -16,12 +28,7 @@ nlohmann::ordered_json summary_json(const RunInfo& run, const Analysis& analysis
   for (int i = 0; i < kCategoryCount; ++i) {
     categories[std::string(to_string(static_cast<Category>(i)))] = analysis.categories_at_peak[i];
   }
-  ordered_json top_modules = ordered_json::array();
-  size_t top_count = std::min(analysis.activations_by_module.size(), kTopActivationModules);
-  for (size_t i = 0; i < top_count; ++i) {
-    const ModuleBytes& module = analysis.activations_by_module[i];
-    top_modules.push_back({{"module", module.module}, {"bytes", module.bytes}, {"blocks", module.blocks}});
-  }
+  ordered_json top_modules = top_modules_json(analysis.activations_by_module);
 
   ordered_json compress = {{"spec", run.compress}, {"mode", run.compress_mode}};
   if (run.baseline_activation_bytes > 0) {
@@ -32,6 +39,17 @@ nlohmann::ordered_json summary_json(const RunInfo& run, const Analysis& analysis
         1.0 - static_cast<double>(analysis.activation_bytes) / static_cast<double>(run.baseline_activation_bytes);
     compress["measured_peak_reduction"] =
         1.0 - static_cast<double>(analysis.peak.bytes) / static_cast<double>(run.baseline_peak_bytes);
+  }
+
+  // At an out-of-memory, what filled the memory: the blocks alive when the stream stopped.
+  ordered_json out_of_memory = out_of_memory_json(run.out_of_memory);
+  if (run.out_of_memory) {
+    ordered_json live = ordered_json::object();
+    for (int i = 0; i < kCategoryCount; ++i) {
+      live[std::string(to_string(static_cast<Category>(i)))] = analysis.categories_at_end[i];
+    }
+    out_of_memory["live_by_category"] = std::move(live);
+    out_of_memory["top_live_modules"] = top_modules_json(analysis.live_at_end_by_module);
   }
 
   ordered_json summary = {{"format", "trainmem-summary"}, {"version", kSummaryVersion}};
@@ -51,6 +69,8 @@ nlohmann::ordered_json summary_json(const RunInfo& run, const Analysis& analysis
       {"categories_at_peak", std::move(categories)},
       {"activation_bytes", analysis.activation_bytes},
       {"compress", std::move(compress)},
+      {"budget_bytes", run.budget_bytes},
+      {"out_of_memory", std::move(out_of_memory)},
       {"top_activation_modules", std::move(top_modules)},
       {"events", analysis.alloc_events + analysis.free_events},
       {"markers", analysis.marker_events},

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "reports/failure_report.h"
 #include "reports/summary_json.h"
 #include "reports/units.h"
 
@@ -64,11 +65,9 @@ void print_parameter_check(std::string& out, const RunInfo& run, const Analysis&
   }
 }
 
-void print_top_modules(std::string& out, const RunInfo& run, const Analysis& analysis) {
-  const auto& modules = analysis.activations_by_module;
+// The first rows of `modules` (largest first), with their type and share of `total`.
+void print_module_rows(std::string& out, const RunInfo& run, const std::vector<ModuleBytes>& modules, int64_t total) {
   const size_t count = std::min(modules.size(), kTopActivationModules);
-  fmt::format_to(std::back_inserter(out), "Top {} modules by activations ({} in all, forward of step {})\n", count,
-                 format_bytes(analysis.activation_bytes), analysis.last_step);
   size_t name_width = kLabelWidth;
   size_t type_width = 0;
   for (size_t i = 0; i < count; ++i) {
@@ -79,15 +78,26 @@ void print_top_modules(std::string& out, const RunInfo& run, const Analysis& ana
     const ModuleBytes& module = modules[i];
     fmt::format_to(std::back_inserter(out), "  {:<{}}{:<{}}{:>{}}  {:5.1f}%  {} blocks\n", module_label(module.module),
                    name_width, module_type(run, module.module), type_width, format_bytes(module.bytes), kBytesWidth,
-                   percent(module.bytes, analysis.activation_bytes), module.blocks);
+                   percent(module.bytes, total), module.blocks);
   }
+}
+
+void print_top_modules(std::string& out, const RunInfo& run, const Analysis& analysis) {
+  fmt::format_to(std::back_inserter(out), "Top {} modules by activations ({} in all, forward of step {})\n",
+                 std::min(analysis.activations_by_module.size(), kTopActivationModules),
+                 format_bytes(analysis.activation_bytes), analysis.last_step);
+  print_module_rows(out, run, analysis.activations_by_module, analysis.activation_bytes);
+}
+
+std::string header(const RunInfo& run) {
+  return fmt::format("{}: batch {}, resolution {}, optimizer {}, device {}, {} steps\n\n", run.model, run.batch,
+                     run.resolution, run.optimizer, run.device, run.steps);
 }
 
 }  // namespace
 
 void print_report(std::ostream& out, const RunInfo& run, const Analysis& analysis) {
-  std::string text = fmt::format("{}: batch {}, resolution {}, optimizer {}, device {}, {} steps\n\n", run.model,
-                                 run.batch, run.resolution, run.optimizer, run.device, run.steps);
+  std::string text = header(run);
   print_points(text, analysis);
   text += '\n';
   print_peak(text, analysis);
@@ -95,6 +105,21 @@ void print_report(std::ostream& out, const RunInfo& run, const Analysis& analysi
   print_parameter_check(text, run, analysis);
   text += '\n';
   print_top_modules(text, run, analysis);
+  out << text;
+}
+
+void print_out_of_memory_report(std::ostream& out, const RunInfo& run, const Analysis& analysis) {
+  std::string text = header(run) + describe_out_of_memory(*run.out_of_memory) + "\n\n";
+  int64_t live = 0;
+  for (int64_t bytes : analysis.categories_at_end) live += bytes;
+  text += "Live memory at that moment, by category\n";
+  for (int i = 0; i < kCategoryCount; ++i) {
+    const int64_t bytes = analysis.categories_at_end[i];
+    fmt::format_to(std::back_inserter(text), "  {:<{}}{:>{}}  {:5.1f}%\n", to_string(static_cast<Category>(i)),
+                   kLabelWidth, format_bytes(bytes), kBytesWidth, percent(bytes, live));
+  }
+  text += "\nTop modules by live memory at that moment\n";
+  print_module_rows(text, run, analysis.live_at_end_by_module, live);
   out << text;
 }
 

@@ -9,5 +9,7 @@
 namespace trainmem {
 
 void print_report(std::ostream& out, const RunInfo& run, const Analysis& analysis);
+// The diagnosis of a run that ran out of memory (run.out_of_memory is set): where, and what filled the memory.
+void print_out_of_memory_report(std::ostream& out, const RunInfo& run, const Analysis& analysis);
 
 }  // namespace trainmem

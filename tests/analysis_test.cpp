@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <numeric>
 
 #include "tests/synthetic_stream.h"
@@ -68,6 +70,22 @@ TEST(Analysis, AttributesTheLastForwardsActivationsToModules) {
   EXPECT_EQ(analysis.activation_bytes, 450);
   std::vector<ModuleBytes> expected{{"conv", 300, 1}, {"fc", 120, 1}, {"", 30, 1}};
   EXPECT_EQ(analysis.activations_by_module, expected);
+}
+
+TEST(Analysis, SplitsWhatIsAliveWhereTheStreamEndsByCategoryAndModule) {
+  auto run = two_step_training_run();
+  MemoryEventSource source(run.stream.events(), run.stream.names());
+  const Analysis analysis = analyze(source);
+  int64_t live_at_end = 0;
+  for (const Event& e : run.stream.events()) live_at_end += e.bytes;
+  int64_t by_category = 0;
+  for (int64_t bytes : analysis.categories_at_end) by_category += bytes;
+  EXPECT_EQ(by_category, live_at_end);
+  int64_t by_module = 0;
+  for (const ModuleBytes& module : analysis.live_at_end_by_module) by_module += module.bytes;
+  EXPECT_EQ(by_module, live_at_end);
+  EXPECT_TRUE(std::is_sorted(analysis.live_at_end_by_module.begin(), analysis.live_at_end_by_module.end(),
+                             [](const ModuleBytes& a, const ModuleBytes& b) { return a.bytes > b.bytes; }));
 }
 
 TEST(Analysis, MeasuresParametersAndBuffersAtTheEndOfInit) {

@@ -130,15 +130,62 @@ TEST_F(Cli, RejectsAnUnwritableOutputDirectory) {
   expect_clear_failure("profile --batch 2 --resolution 32 --steps 1 --out /proc/trainmem-out", "/proc/trainmem-out");
 }
 
-TEST_F(Cli, ReportsOutOfMemoryWithPhaseAndKeepsNoPartialOutput) {
+TEST_F(Cli, ReportsOutOfMemoryWithPhaseAndRecordsTheRunUpToIt) {
   const fs::path out = dir_ / "huge";
   // 200k images of 224 x 224 need ~112 GiB for the batch alone.
   expect_clear_failure("profile --batch 200000 --steps 1 --out " + out.string(), "out of memory in input (step 1)", 3);
-  EXPECT_FALSE(fs::exists(out));
+  const auto failure = read_json(out / "summary.json")["out_of_memory"];
+  EXPECT_EQ(failure["phase"], "input");
+  EXPECT_EQ(failure["requested_bytes"].get<int64_t>(), int64_t{200000} * 3 * 224 * 224 * 4);
+  EXPECT_EQ(failure["live_by_category"]["parameters"].get<int64_t>(), 4 * 11'689'512 + 9'600 * 4 + 20 * 8);
   for (const auto& entry : fs::directory_iterator(dir_)) {
     EXPECT_EQ(entry.path().filename().string().find("partial"), std::string::npos) << entry.path();
   }
 }
+
+// The allocation that first takes live bytes past `budget` in a recorded run: its phase, module and sizes.
+struct Crossing {
+  std::string phase, module;
+  int64_t requested = 0, live = 0;
+};
+Crossing first_crossing(const fs::path& events_csv, int64_t budget) {
+  std::ifstream events(events_csv);
+  std::string line;
+  std::getline(events, line);  // seq,time_ns,kind,device,bytes,address,phase,step,module,op,tag
+  int64_t live = 0;
+  while (std::getline(events, line)) {
+    std::vector<std::string> fields;
+    std::stringstream row(line);
+    for (std::string field; std::getline(row, field, ',');) fields.push_back(field);
+    const int64_t bytes = std::stoll(fields[4]);
+    if (fields[2] == "alloc" && live + bytes > budget) return {fields[6], fields[8], bytes, live};
+    live += bytes;
+  }
+  return {};
+}
+
+TEST_F(Cli, BudgetOverrunIsCaughtAtTheAllocationThatCrossesItAndNamesItsModule) {
+  const std::string settings = "profile --batch 2 --resolution 32 --steps 1 --out ";
+  ASSERT_EQ(run(settings + (dir_ / "free").string()).exit_code, 0);
+  const auto points = read_json(dir_ / "free" / "summary.json")["points"];
+  // Halfway up the forward pass: the run without a budget shows which allocation crosses it.
+  const int64_t budget = (points["input"].get<int64_t>() + points["forward_peak"].get<int64_t>()) / 2;
+  const Crossing expected = first_crossing(dir_ / "free" / "events.csv", budget);
+  ASSERT_EQ(expected.phase, "forward");
+
+  const fs::path out = dir_ / "budget";
+  expect_clear_failure(settings + out.string() + " --budget " + std::to_string(budget) + "B",
+                       "module " + expected.module, 3);
+  const auto failure = read_json(out / "summary.json")["out_of_memory"];
+  EXPECT_EQ(failure["phase"], expected.phase);
+  EXPECT_EQ(failure["module"], expected.module);
+  EXPECT_EQ(failure["requested_bytes"].get<int64_t>(), expected.requested);
+  EXPECT_EQ(failure["live_bytes"].get<int64_t>(), expected.live);
+  EXPECT_EQ(failure["limit_bytes"].get<int64_t>(), budget);
+  EXPECT_EQ(read_json(out / "summary.json")["budget_bytes"].get<int64_t>(), budget);
+}
+
+TEST_F(Cli, RejectsABadBudget) { expect_clear_failure("profile --budget 12XB", "12XB"); }
 
 TEST_F(Cli, CompareShowsCompressionSavingRealMemoryWithAnUnchangedLoss) {
   Outcome full = run("compare --json --batch 2 --resolution 32 --steps 1 --compress none,2,4 --out " +

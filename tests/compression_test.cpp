@@ -198,9 +198,6 @@ TEST(Inflate, RejectsAPooledMapOfTheWrongSize) {
   EXPECT_THROW(inflate(at::zeros({1, 1, 3, 3}), 2, 5, 5, PoolMode::kFloor), c10::Error);
 }
 
-// Table 1 of the paper gives MiB with two decimals.
-int64_t hundredths_of_mib(int64_t bytes) { return std::lround(static_cast<double>(bytes) / (1 << 20) * 100); }
-
 // The analytic size the reports print (analysis/compression_estimate.h, checked against the paper's Table 1
 // there) is what pooling really keeps.
 TEST(PooledCopy, HasTheAnalyticSizeTheReportsPrint) {

@@ -296,7 +296,7 @@ TEST(SummaryJson, HasTheDocumentedKeysAndNumbers) {
                       "format", "version", "model", "batch", "resolution", "steps", "optimizer", "seed", "threads",
                       "device", "parameter_count", "parameter_bytes", "measured_parameter_bytes",
                       "measured_buffer_bytes", "points", "peak_bytes", "peak", "categories_at_peak",
-                      "activation_bytes", "compress", "top_activation_modules", "events", "markers", "last_step_seconds"}));
+                      "activation_bytes", "compress", "budget_bytes", "out_of_memory", "top_activation_modules", "events", "markers", "last_step_seconds"}));
 }
 
 TEST(LayersCsv, JoinsTheModuleTableWithActivations) {
@@ -331,6 +331,17 @@ TEST(TerminalReport, ShowsPointsCategoriesCheckAndTopModules) {
   std::ostringstream mismatch;
   print_report(mismatch, bigger, analysis);
   EXPECT_NE(mismatch.str().find("✗ (mismatch)"), std::string::npos) << mismatch.str();
+}
+
+TEST(Units, ParsesMemorySizes) {
+  EXPECT_EQ(parse_bytes("16GiB"), int64_t{16} << 30);
+  EXPECT_EQ(parse_bytes("12000MiB"), int64_t{12000} << 20);
+  EXPECT_EQ(parse_bytes("1.5GB"), 1'500'000'000);
+  EXPECT_EQ(parse_bytes("4096"), 4096);
+  EXPECT_EQ(parse_bytes("512B"), 512);
+  for (const char* bad : {"", "GiB", "12XB", "-1GiB", "0", "1e999GiB", "nan"}) {
+    EXPECT_THROW(parse_bytes(bad), std::invalid_argument) << bad;
+  }
 }
 
 TEST(Units, FormatsBytesAsMebibytes) {

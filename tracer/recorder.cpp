@@ -41,6 +41,8 @@ void Recorder::remember_failure(int64_t bytes, int64_t limit, int8_t device) {
                             names.at(context.module), names.at(context.op)};
   std::lock_guard<std::mutex> lock(side_mutex_);
   failure_ = std::move(failure);
+  // The stream ends here: what unwinding frees afterwards would hide what filled the memory.
+  recording_.store(false, std::memory_order_release);
 }
 
 void Recorder::set_phase(Phase phase) {

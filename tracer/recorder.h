@@ -56,7 +56,7 @@ class Recorder {
   uint64_t active_generation() const { return recording() ? generation_.load(std::memory_order_relaxed) : 0; }
 
   // --- hot path, called by the allocator interceptors ---
-  // False (and the failure remembered) when the allocation would exceed the limit.
+  // False when the allocation would exceed the limit: the failure is remembered and recording stops.
   bool admit(int64_t bytes, int8_t device) {
     if (device != kCpuDevice || cpu_limit_bytes_ <= 0 || live_bytes(device) + bytes <= cpu_limit_bytes_) return true;
     remember_failure(bytes, cpu_limit_bytes_, device);
@@ -68,7 +68,7 @@ class Recorder {
   void on_free(const void* address, int64_t bytes, int8_t device) {
     log_->append(make_event(EventKind::kFree, -bytes, address, device));
   }
-  // The interceptor's underlying allocator failed.
+  // The interceptor's underlying allocator failed: remembered, and recording stops.
   void on_allocator_failure(int64_t bytes, int8_t device);
 
   // --- training loop ---

@@ -77,10 +77,16 @@ SyntheticBatch synthetic_batch(const TrainingOptions& options) {
 }
 
 TrainingResult train_synthetic(const TrainingOptions& options) {
+  TrainingResult result;
+  train_synthetic(options, result);
+  return result;
+}
+
+void train_synthetic(const TrainingOptions& options, TrainingResult& result) {
   validate(options);
   if (options.threads > 0) at::set_num_threads(options.threads);
   Recorder& recorder = Recorder::instance();
-  TrainingResult result;
+  result = {};
   RunInfo& info = result.info;
   info.model = options.model;
   info.batch = options.batch;
@@ -148,7 +154,6 @@ TrainingResult train_synthetic(const TrainingOptions& options) {
     }
     result.step_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  return result;
 }
 
 }  // namespace trainmem

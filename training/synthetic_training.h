@@ -47,5 +47,8 @@ struct SyntheticBatch {
 };
 SyntheticBatch synthetic_batch(const TrainingOptions& options);
 TrainingResult train_synthetic(const TrainingOptions& options);
+// The same, filling `result` as it goes: when training throws (an out-of-memory, say), `result` keeps the run's
+// settings, and its model table once the model was built.
+void train_synthetic(const TrainingOptions& options, TrainingResult& result);
 
 }  // namespace trainmem
