@@ -39,7 +39,11 @@ int run_analyze(const AnalyzeArgs& args) {
     write_analysis_files(staged.path(), info, analysis);
     staged.commit();
   }
-  print_report(std::cout, info, analysis);
+  if (info.out_of_memory) {
+    print_out_of_memory_report(std::cout, info, analysis);
+  } else {
+    print_report(std::cout, info, analysis);
+  }
   return kOk;
 }
 

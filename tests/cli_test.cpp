@@ -183,6 +183,9 @@ TEST_F(Cli, BudgetOverrunIsCaughtAtTheAllocationThatCrossesItAndNamesItsModule) 
   EXPECT_EQ(failure["live_bytes"].get<int64_t>(), expected.live);
   EXPECT_EQ(failure["limit_bytes"].get<int64_t>(), budget);
   EXPECT_EQ(read_json(out / "summary.json")["budget_bytes"].get<int64_t>(), budget);
+  Outcome again = run("analyze " + out.string() + " --out " + (dir_ / "again").string());
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(slurp(dir_ / "again" / "summary.json"), slurp(out / "summary.json"));
 }
 
 TEST_F(Cli, RejectsABadBudget) { expect_clear_failure("profile --budget 12XB", "12XB"); }
