@@ -1,8 +1,8 @@
 #include "cmd/shared_options.h"
 
-#include "reports/units.h"
-
 #include <stdexcept>
+
+#include "reports/units.h"
 
 namespace trainmem::cli {
 
@@ -19,45 +19,46 @@ void add_loop_options(CLI::App& command, TrainingOptions& options) {
   command.add_option("--optimizer", options.optimizer, "sgd (momentum 0.9) or adam")->capture_default_str();
 }
 
-void add_budget_option(CLI::App& command, int64_t& budget_bytes) {
+namespace {
+
+// An option whose value `apply` parses; a parse error (std::invalid_argument) is a command-line error.
+template <class Apply>
+void add_parsed_option(CLI::App& command, const std::string& name, Apply apply, const std::string& help) {
   command.add_option_function<std::string>(
-      "--budget",
-      [&budget_bytes](const std::string& text) {
+      name,
+      [name, apply](const std::string& text) {
         try {
-          budget_bytes = parse_bytes(text);
+          apply(text);
         } catch (const std::invalid_argument& e) {
-          throw CLI::ValidationError("--budget", e.what());
+          throw CLI::ValidationError(name, e.what());
         }
       },
+      help);
+}
+
+}  // namespace
+
+void add_budget_option(CLI::App& command, int64_t& budget_bytes) {
+  add_parsed_option(
+      command, "--budget", [&budget_bytes](const std::string& text) { budget_bytes = parse_bytes(text); },
       "Simulate a device with this much memory (e.g. 16GiB, 12000MiB): training stops, diagnosed, where live "
       "bytes would pass it");
 }
 
 void add_compress_mode_option(CLI::App& command, compression::CompressMode& mode) {
-  command.add_option_function<std::string>(
-      "--compress-mode",
-      [&mode](const std::string& text) {
-        try {
-          mode = compression::parse_compress_mode(text);
-        } catch (const std::invalid_argument& e) {
-          throw CLI::ValidationError("--compress-mode", e.what());
-        }
-      },
+  add_parsed_option(
+      command, "--compress-mode", [&mode](const std::string& text) { mode = compression::parse_compress_mode(text); },
       "full (ReLUs feeding compressed convs save a 1-bit mask, so the full tensor dies; default) or conv-only "
       "(the paper's operator alone)");
 }
 
 void add_compression_options(CLI::App& command, compression::CompressionPolicy& policy) {
-  command.add_option_function<std::string>(
-      "--compress",
+  add_parsed_option(
+      command, "--compress",
       [&policy](const std::string& spec) {
-        try {
-          const compression::CompressMode mode = policy.mode;
-          policy = compression::parse_compression(spec);
-          policy.mode = mode;
-        } catch (const std::invalid_argument& e) {
-          throw CLI::ValidationError("--compress", e.what());
-        }
+        const compression::CompressMode mode = policy.mode;  // --compress-mode may come first
+        policy = compression::parse_compression(spec);
+        policy.mode = mode;
       },
       "Pooled-activation compression: none, a kernel size for every conv but the stem (2, 4), per-layer "
       "rules \"layer1.*=4,layer4.*=2,conv1=0\", or a JSON file {\"pattern\": k}");
