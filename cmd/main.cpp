@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   cli::add_models_command(app, action);
   cli::add_compare_command(app, action);
   cli::add_sensitivity_command(app, action);
+  cli::add_fit_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -188,6 +188,21 @@ TEST_F(Cli, BudgetOverrunIsCaughtAtTheAllocationThatCrossesItAndNamesItsModule) 
   EXPECT_EQ(slurp(dir_ / "again" / "summary.json"), slurp(out / "summary.json"));
 }
 
+TEST_F(Cli, FitPredictsABatchThatARealRunConfirms) {
+  Outcome fit = run("fit --json --resolution 32 --steps 2 --budget 300MiB --compress none,2");
+  ASSERT_EQ(fit.exit_code, 0) << fit.err;
+  const auto rows = nlohmann::json::parse(fit.out);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    EXPECT_GT(row["batch"].get<int64_t>(), 4) << row;
+    EXPECT_TRUE(row["confirmed"].get<bool>()) << row;
+    EXPECT_LE(row["measured_peak_bytes"].get<int64_t>(), int64_t{300} << 20) << row;
+  }
+  EXPECT_GT(rows[1]["batch_gain"].get<int64_t>(), 0) << "compression fits more samples";
+}
+
+TEST_F(Cli, RejectsAnUnknownGpu) { expect_clear_failure("fit --gpus rtx9999", "rtx4090"); }
+
 TEST_F(Cli, RejectsABadBudget) { expect_clear_failure("profile --budget 12XB", "12XB"); }
 
 TEST_F(Cli, CompareShowsCompressionSavingRealMemoryWithAnUnchangedLoss) {
