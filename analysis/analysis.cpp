@@ -73,14 +73,14 @@ class LiveBlocks {
 };
 
 // Replays `source`, checking that sequence numbers run gap-free from 0, and hands on the phase events and
-// the events of `device`.
+// the tensor-level events of `device` (device-level memory is analysed by device_memory.h).
 template <class Visit>
 void replay_device_events(EventSource& source, int8_t device, Visit&& visit) {
   uint64_t expected_seq = 0;
   source.replay([&](const Event& e) {
     if (e.seq != expected_seq) fail(e, "expected seq " + std::to_string(expected_seq) + " (gap or out of order)");
     ++expected_seq;
-    if (e.kind == EventKind::kPhase || e.device == device) visit(e);
+    if (e.kind == EventKind::kPhase || (e.device == device && !is_device_level(e.kind))) visit(e);
   });
 }
 
@@ -183,6 +183,11 @@ class StepPass {
         // Tags may come late (gradients are tagged after backward); a block already gone is past caring.
         if (Block* block = live_.find(e.address)) block->tag = e.tag;
         break;
+      case EventKind::kSegmentAlloc:
+      case EventKind::kSegmentFree:
+      case EventKind::kDriverAlloc:
+      case EventKind::kDriverFree:
+        break;  // never handed on by replay_device_events
     }
     if (in_last_step(Phase::kForward)) raise(result_.points.forward_peak);
     if (in_last_step(Phase::kOptimizer)) raise(result_.points.optimizer_peak);
@@ -284,6 +289,7 @@ Analysis analyze(EventSource& source, const AnalysisOptions& options) {
   StepPass pass(source, result);
   replay_device_events(source, options.device, [&](const Event& e) { pass.on_event(e); });
   pass.finish();
+  if (options.device != kCpuDevice) result.device_memory = analyze_device_memory(source, options.device, result.peak.seq);
   return result;
 }
 

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "analysis/device_memory.h"
 #include "analysis/event_source.h"
 #include "tracer/event.h"
 
@@ -88,6 +89,8 @@ struct Analysis {
   std::vector<ModuleBytes> live_at_end_by_module;
   // Wall time of the last step, from its input phase start to its optimizer phase end.
   double last_step_seconds = 0;
+  // CUDA devices only: the segments reserved and the driver's allocations beneath the tensors.
+  DeviceMemory device_memory;
   // A saved run must analyse exactly like the live one; tests compare whole results.
   bool operator==(const Analysis&) const = default;
 };

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "tracer/event.h"
+
 namespace trainmem {
 
 struct ModuleInfo {
@@ -30,6 +32,26 @@ struct OutOfMemoryInfo {
   bool operator==(const OutOfMemoryInfo&) const = default;
 };
 
+// A run on a CUDA device: the caching allocator's own statistics at the end of the run (peaks since the run
+// began), the device, and what CUPTI contributed. The trace is reconciled against these.
+struct CudaRunInfo {
+  int device = 0;
+  std::string device_name;
+  int64_t device_total_bytes = 0;
+  int64_t device_used_bytes = 0;  // cudaMemGetInfo at the end: every process, the CUDA context included
+  int64_t allocator_requested_peak = 0;
+  int64_t allocator_allocated_peak = 0;
+  int64_t allocator_reserved_peak = 0;
+  int64_t allocator_alloc_retries = 0;
+  bool cupti_traced = false;
+  std::string cupti_error;  // why CUPTI did not trace, when it did not
+  uint64_t cupti_memory_records = 0;
+  uint64_t cupti_other_memory_records = 0;
+  uint64_t cupti_pool_records = 0;
+  uint64_t cupti_dropped_records = 0;
+  bool operator==(const CudaRunInfo&) const = default;
+};
+
 struct RunInfo {
   std::string model;
   int64_t batch = 0;
@@ -50,7 +72,11 @@ struct RunInfo {
   int64_t baseline_peak_bytes = 0;
   int64_t budget_bytes = 0;  // --budget (0: none; CPU runs are still capped at the memory available)
   std::optional<OutOfMemoryInfo> out_of_memory;  // empty when the run finished
+  std::optional<CudaRunInfo> cuda;               // empty for CPU runs
   bool operator==(const RunInfo&) const = default;
 };
+
+// The device whose events the run's analysis reads: the CUDA device it trained on, else the CPU.
+inline int8_t trace_device(const RunInfo& run) { return run.cuda ? static_cast<int8_t>(run.cuda->device) : kCpuDevice; }
 
 }  // namespace trainmem

@@ -6,6 +6,7 @@
 #include "cmd/cli_errors.h"
 #include "cmd/commands.h"
 #include "cmd/run_outputs.h"
+#include "reports/cuda_report.h"
 #include "reports/errors.h"
 #include "reports/output_dir.h"
 #include "reports/run_files.h"
@@ -28,7 +29,7 @@ int run_analyze(const AnalyzeArgs& args) {
   }
   const RunInfo info = read_run_json(run_dir / "run.json");
   CsvEventSource source(run_dir / "events.csv");
-  const Analysis analysis = analyze(source);
+  const Analysis analysis = analyze(source, {.device = trace_device(info)});
 
   if (args.out.empty() || fs::weakly_canonical(args.out) == fs::weakly_canonical(run_dir)) {
     write_analysis_files(run_dir, info, analysis);
@@ -43,6 +44,7 @@ int run_analyze(const AnalyzeArgs& args) {
     print_out_of_memory_report(std::cout, info, analysis);
   } else {
     print_report(std::cout, info, analysis);
+    print_cuda_report(std::cout, info, analysis);
   }
   return kOk;
 }

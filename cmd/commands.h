@@ -14,5 +14,6 @@ void add_models_command(CLI::App& app, Action& action);
 void add_compare_command(CLI::App& app, Action& action);
 void add_sensitivity_command(CLI::App& app, Action& action);
 void add_fit_command(CLI::App& app, Action& action);
+void add_devices_command(CLI::App& app, Action& action);
 
 }  // namespace trainmem::cli

@@ -101,6 +101,7 @@ void add_compare_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<CompareArgs>();
   CLI::App* cmd = app.add_subcommand("compare", "Profile several compression settings side by side");
   add_model_options(*cmd, args->training);
+  add_device_option(*cmd, args->training);
   add_loop_options(*cmd, args->training);
   cmd->add_option("--compress", args->configurations,
                   "Settings: none,2,4 (comma list) or a per-layer spec; repeat for several specs")
@@ -109,7 +110,10 @@ void add_compare_command(CLI::App& app, Action& action) {
   add_budget_option(*cmd, args->budget_bytes);
   cmd->add_option("--out", args->out, "JSON file (default trainmem-out/compare-<model>-b<batch>.json)");
   cmd->add_flag("--json", args->json, "Print the JSON instead of the table");
-  cmd->callback([args, &action] { action = [args] { return run_compare(*args); }; });
+  cmd->callback([args, &action] { action = [args] {
+      resolve_device(args->training);
+      return run_compare(*args);
+    }; });
 }
 
 }  // namespace trainmem::cli

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   cli::add_compare_command(app, action);
   cli::add_sensitivity_command(app, action);
   cli::add_fit_command(app, action);
+  cli::add_devices_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -44,6 +45,8 @@ int main(int argc, char** argv) {
     return action();
   } catch (const cli::OutOfMemory& e) {
     return fail(cli::kOutOfMemory, e.what());
+  } catch (const cli::DeviceUnavailable& e) {
+    return fail(cli::kNoDevice, e.what());
   } catch (const cli::UsageError& e) {
     return fail(cli::kBadInput, e.what());
   } catch (const std::invalid_argument& e) {

@@ -9,6 +9,7 @@
 #include "cmd/shared_options.h"
 #include "cmd/profiling.h"
 #include "cmd/run_outputs.h"
+#include "reports/cuda_report.h"
 #include "reports/output_dir.h"
 #include "reports/terminal_report.h"
 #include "training/synthetic_training.h"
@@ -61,6 +62,7 @@ int run_profile(const ProfileArgs& args) {
   write_run_directory(staged.path(), run.info, run.recording, run.analysis);
   staged.commit();
   print_report(std::cout, run.info, run.analysis);
+  print_cuda_report(std::cout, run.info, run.analysis);
   std::cout << "wrote " << out << "/{run.json,events.csv,summary.json,layers.csv}\n";
   return kOk;
 }
@@ -71,12 +73,16 @@ void add_profile_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<ProfileArgs>();
   CLI::App* cmd = app.add_subcommand("profile", "Train a few steps on synthetic data and show where memory goes");
   add_model_options(*cmd, args->training);
+  add_device_option(*cmd, args->training);
   add_loop_options(*cmd, args->training);
   cmd->add_option("--out", args->out, "Run directory (default trainmem-out/<model>-b<batch>)");
   cmd->add_flag("--no-trace", args->no_trace, "Run the identical training without interception (timing only)");
   add_compression_options(*cmd, args->training.compression);
   add_budget_option(*cmd, args->budget_bytes);
-  cmd->callback([args, &action] { action = [args] { return run_profile(*args); }; });
+  cmd->callback([args, &action] { action = [args] {
+      resolve_device(args->training);
+      return run_profile(*args);
+    }; });
 }
 
 }  // namespace trainmem::cli

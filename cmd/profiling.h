@@ -14,9 +14,14 @@ struct ProfiledRun {
   TrainingResult training;
 };
 
-// Trains under the tracer and analyses the events. CPU memory is capped at `budget_bytes` when positive, else
-// at the memory available. An out-of-memory stops training; the run is still analysed, up to that moment,
-// and info.out_of_memory says where it happened.
+// Settles --device before anything trains: "auto" becomes "cuda" when a CUDA device can be used, else "cpu"
+// (saying why on stderr); "cuda" or "cuda:N" without a usable device throws DeviceUnavailable with the reason.
+void resolve_device(TrainingOptions& options);
+
+// Trains under the tracer and analyses the events. An out-of-memory stops training; the run is still analysed,
+// up to that moment, and info.out_of_memory says where it happened. On the CPU, memory is capped at
+// `budget_bytes` when positive, else at the memory available. On a CUDA device, `budget_bytes` caps what the
+// caching allocator may reserve, and info.cuda records the allocator's statistics and CUPTI's view.
 ProfiledRun profile_training(const TrainingOptions& options, int64_t budget_bytes = 0);
 // Throws cli::OutOfMemory with the one-line diagnosis when `run` ran out of memory.
 void throw_if_out_of_memory(const ProfiledRun& run);

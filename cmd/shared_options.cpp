@@ -14,6 +14,11 @@ void add_model_options(CLI::App& command, TrainingOptions& options) {
   command.add_option("--threads", options.threads, "CPU threads (0: LibTorch's default)")->capture_default_str();
 }
 
+void add_device_option(CLI::App& command, TrainingOptions& options) {
+  command.add_option("--device", options.device, "cpu, cuda, cuda:N, or auto (CUDA if usable, else CPU)")
+      ->capture_default_str();
+}
+
 void add_loop_options(CLI::App& command, TrainingOptions& options) {
   command.add_option("--steps", options.steps, "Training steps; reports cover the last")->capture_default_str();
   command.add_option("--optimizer", options.optimizer, "sgd (momentum 0.9) or adam")->capture_default_str();

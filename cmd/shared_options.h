@@ -9,6 +9,8 @@ namespace trainmem::cli {
 
 // --model, --batch, --resolution, --seed, --threads.
 void add_model_options(CLI::App& command, TrainingOptions& options);
+// --device cpu|cuda|cuda:N|auto (auto: CUDA when a device can be used, else the CPU).
+void add_device_option(CLI::App& command, TrainingOptions& options);
 // --steps, --optimizer.
 void add_loop_options(CLI::App& command, TrainingOptions& options);
 

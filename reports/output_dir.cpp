@@ -1,6 +1,7 @@
 #include "reports/output_dir.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,6 +38,14 @@ std::filesystem::path sibling(const std::filesystem::path& path, std::string_vie
 
 }  // namespace
 
+void remove_tree(const std::filesystem::path& path, std::error_code& error) {
+  error.clear();
+  const auto remove_entry = [](const char* entry, const struct stat*, int, struct FTW*) { return ::remove(entry); };
+  if (::nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) {
+    error = std::error_code(errno, std::generic_category());
+  }
+}
+
 StagedDirectory::StagedDirectory(std::filesystem::path target) : target_(std::move(target)) {
   target_ = target_.lexically_normal();
   if (!target_.has_filename()) target_ = target_.parent_path();  // "out/" names the directory "out"
@@ -48,7 +57,7 @@ StagedDirectory::StagedDirectory(std::filesystem::path target) : target_(std::mo
   }
   if (target_.has_parent_path()) std::filesystem::create_directories(target_.parent_path(), error);
   // A leftover of a crashed process that had the same pid holds nothing worth keeping.
-  if (!error) std::filesystem::remove_all(staging_, error);
+  if (!error) remove_tree(staging_, error);
   if (!error) std::filesystem::create_directory(staging_, error);
   if (error) directory_error(target_, error);
 }
@@ -56,7 +65,7 @@ StagedDirectory::StagedDirectory(std::filesystem::path target) : target_(std::mo
 StagedDirectory::~StagedDirectory() {
   if (committed_) return;
   std::error_code ignored;  // nothing useful to do if cleanup fails while unwinding
-  std::filesystem::remove_all(staging_, ignored);
+  remove_tree(staging_, ignored);
 }
 
 void StagedDirectory::commit() {
@@ -65,7 +74,7 @@ void StagedDirectory::commit() {
   const bool replacing = std::filesystem::exists(target_, error);
   if (error) directory_error(target_, error);
   if (replacing) {
-    std::filesystem::remove_all(previous, error);
+    remove_tree(previous, error);
     if (!error) std::filesystem::rename(target_, previous, error);
     if (error) directory_error(target_, error);
   }
@@ -77,7 +86,7 @@ void StagedDirectory::commit() {
   }
   committed_ = true;
   // The new run is in place; should removing the old one fail, a stray copy is all that is left behind.
-  if (replacing) std::filesystem::remove_all(previous, error);
+  if (replacing) remove_tree(previous, error);
 }
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view content) {

@@ -3,6 +3,7 @@
 // place at the end, so an interrupted run never leaves partial output and never destroys an earlier one.
 #include <filesystem>
 #include <string_view>
+#include <system_error>
 
 namespace trainmem {
 
@@ -24,6 +25,11 @@ class StagedDirectory {
   std::filesystem::path staging_;
   bool committed_ = false;
 };
+
+// Removes `path` and everything below it, like std::filesystem::remove_all, which it replaces because some
+// torch wheels (2.11) export a copy of remove_all that crashes on a non-empty directory when the system's
+// libstdc++ is older than theirs. A missing `path` is no error.
+void remove_tree(const std::filesystem::path& path, std::error_code& error);
 
 // Writes `content` to a temporary file in the same directory, syncs it and renames it over `path`, so
 // readers see the old file or the new one, never a mix. Throws OutputError.

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reports/csv.h"
+#include "reports/cuda_run_json.h"
 #include "reports/errors.h"
 #include "reports/output_dir.h"
 
@@ -259,6 +260,7 @@ void write_run_json(const std::filesystem::path& file, const RunInfo& run) {
                                          {"baseline_peak_bytes", run.baseline_peak_bytes},
                                          {"budget_bytes", run.budget_bytes},
                                          {"out_of_memory", out_of_memory_json(run.out_of_memory)},
+                                         {"cuda", cuda_run_json(run.cuda)},
                                          {"modules", std::move(modules)}});
   write_file_atomically(file, json.dump(2) + "\n");
 }
@@ -303,6 +305,7 @@ RunInfo read_run_json(const std::filesystem::path& file) {
                                         .live_bytes = fields.get<int64_t>(failure, "live_bytes"),
                                         .limit_bytes = fields.get<int64_t>(failure, "limit_bytes")};
   }
+  run.cuda = read_cuda_run_json(json, file.string());
   for (const nlohmann::json& module : fields.get<std::vector<nlohmann::json>>(json, "modules")) {
     run.modules.push_back({.name = fields.get<std::string>(module, "name"),
                            .type = fields.get<std::string>(module, "type"),

@@ -17,6 +17,41 @@ nlohmann::ordered_json top_modules_json(const std::vector<ModuleBytes>& modules)
   return top;
 }
 
+// CUDA runs: the trace's tensor and device-level peaks beside the caching allocator's own statistics and CUPTI's.
+nlohmann::ordered_json cuda_json(const RunInfo& run, const Analysis& analysis) {
+  if (!run.cuda) return nullptr;
+  const CudaRunInfo& cuda = *run.cuda;
+  const DeviceMemory& device = analysis.device_memory;
+  return {{"device", cuda.device},
+          {"device_name", cuda.device_name},
+          {"device_total_bytes", cuda.device_total_bytes},
+          {"device_used_bytes_at_end", cuda.device_used_bytes},
+          {"trace",
+           {{"peak_bytes", analysis.peak.bytes},
+            {"reserved_peak_bytes", device.reserved.peak_bytes},
+            {"reserved_at_peak_bytes", device.reserved.at_tensor_peak},
+            {"segment_events", device.reserved.alloc_events + device.reserved.free_events},
+            {"driver_peak_bytes", device.driver.peak_bytes},
+            {"driver_at_peak_bytes", device.driver.at_tensor_peak},
+            {"driver_events", device.driver.alloc_events + device.driver.free_events},
+            {"driver_untraced_frees", device.driver.untraced_frees}}},
+          {"allocator",
+           {{"requested_peak_bytes", cuda.allocator_requested_peak},
+            {"allocated_peak_bytes", cuda.allocator_allocated_peak},
+            {"reserved_peak_bytes", cuda.allocator_reserved_peak},
+            {"alloc_retries", cuda.allocator_alloc_retries}}},
+          {"reconciled",
+           {{"peak", analysis.peak.bytes == cuda.allocator_requested_peak},
+            {"reserved_peak", device.reserved.peak_bytes == cuda.allocator_reserved_peak}}},
+          {"cupti",
+           {{"traced", cuda.cupti_traced},
+            {"error", cuda.cupti_error},
+            {"memory_records", cuda.cupti_memory_records},
+            {"other_memory_records", cuda.cupti_other_memory_records},
+            {"pool_records", cuda.cupti_pool_records},
+            {"dropped_records", cuda.cupti_dropped_records}}}};
+}
+
 }  // namespace
 
 nlohmann::ordered_json summary_json(const RunInfo& run, const Analysis& analysis) {
@@ -71,6 +106,7 @@ nlohmann::ordered_json summary_json(const RunInfo& run, const Analysis& analysis
       {"compress", std::move(compress)},
       {"budget_bytes", run.budget_bytes},
       {"out_of_memory", std::move(out_of_memory)},
+      {"cuda", cuda_json(run, analysis)},
       {"top_activation_modules", std::move(top_modules)},
       {"events", analysis.alloc_events + analysis.free_events},
       {"markers", analysis.marker_events},

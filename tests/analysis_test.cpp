@@ -166,6 +166,8 @@ TEST(Analysis, OnlyCountsTheChosenDevice) {
       case EventKind::kTag:
         with_cuda.tag(e.address, e.tag);
         break;
+      default:
+        FAIL() << "the CPU run has no device-level events";
     }
   }
   Analysis cpu = analyze_stream(with_cuda, kCpuDevice);

@@ -296,7 +296,7 @@ TEST(SummaryJson, HasTheDocumentedKeysAndNumbers) {
                       "format", "version", "model", "batch", "resolution", "steps", "optimizer", "seed", "threads",
                       "device", "parameter_count", "parameter_bytes", "measured_parameter_bytes",
                       "measured_buffer_bytes", "points", "peak_bytes", "peak", "categories_at_peak",
-                      "activation_bytes", "compress", "budget_bytes", "out_of_memory", "top_activation_modules", "events", "markers", "last_step_seconds"}));
+                      "activation_bytes", "compress", "budget_bytes", "out_of_memory", "cuda", "top_activation_modules", "events", "markers", "last_step_seconds"}));
 }
 
 TEST(LayersCsv, JoinsTheModuleTableWithActivations) {

@@ -28,6 +28,8 @@ class TickClock {
   TickClock() : start_ticks_(clock_ticks()), start_ns_(steady_ns()) {}
   // Fixes the ticks-per-nanosecond ratio from the time elapsed since construction (at least 2 ms of it).
   void calibrate();
+  // The steady clock (steady_ns) when this clock's nanosecond 0 was.
+  int64_t start_steady_ns() const { return start_ns_; }
   int64_t to_ns(uint64_t ticks) const {
     return static_cast<int64_t>(static_cast<double>(static_cast<int64_t>(ticks - start_ticks_)) * ns_per_tick_);
   }

@@ -5,7 +5,9 @@
 namespace trainmem {
 namespace {
 
-constexpr std::array<std::string_view, 4> kKindNames{"alloc", "free", "phase", "tag"};
+constexpr std::array<std::string_view, kEventKindCount> kKindNames{"alloc",         "free",         "phase",
+                                                                     "tag",           "segment_alloc", "segment_free",
+                                                                     "driver_alloc",  "driver_free"};
 constexpr std::array<std::string_view, kPhaseCount> kPhaseNames{"other",    "init",     "input",
                                                                 "forward",  "backward", "optimizer"};
 constexpr std::array<std::string_view, kTagCount> kTagNames{"", "parameter", "buffer", "gradient", "input"};

@@ -11,7 +11,16 @@ enum class EventKind : uint8_t {
   kFree = 1,        // bytes < 0: the block at `address` died
   kPhase = 2,       // the training loop entered `phase` (bytes = 0)
   kTag = 3,         // the live block at `address` has the identity `tag` (bytes = 0)
+  // Device-level memory, beneath the tensors: what a device allocator holds (reserved), not what tensors use.
+  kSegmentAlloc = 4,  // the CUDA caching allocator reserved a segment from the driver (bytes > 0)
+  kSegmentFree = 5,   // it gave a segment back (bytes < 0)
+  kDriverAlloc = 6,   // CUPTI saw device memory allocated by anyone: PyTorch's segments, libraries, ... (bytes > 0)
+  kDriverFree = 7,    // CUPTI saw it released (bytes < 0)
 };
+inline constexpr int kEventKindCount = 8;
+
+// Tensor-level events (and the markers among them) make the live bytes; device-level ones are a separate view.
+inline bool is_device_level(EventKind kind) { return kind >= EventKind::kSegmentAlloc; }
 
 enum class Phase : uint8_t { kOther = 0, kInit, kInput, kForward, kBackward, kOptimizer };
 inline constexpr int kPhaseCount = 6;

@@ -43,18 +43,22 @@ class EventLog {
   uint64_t append(Event event) {
     ThreadBuffer& buffer = local_buffer();
     if (buffer.cursor == buffer.end) start_chunk(buffer);
-    // Only this thread writes its sums: a plain load and store, no locked instruction.
-    auto& sum = buffer.bytes_by_device[device_slot(event.device)];
-    sum.store(sum.load(std::memory_order_relaxed) + event.bytes, std::memory_order_relaxed);
+    if (!is_device_level(event.kind)) {
+      // Only this thread writes its sums: a plain load and store, no locked instruction.
+      auto& sum = buffer.bytes_by_device[device_slot(event.device)];
+      sum.store(sum.load(std::memory_order_relaxed) + event.bytes, std::memory_order_relaxed);
+    }
     event.seq = next_seq_.fetch_add(1, std::memory_order_acq_rel);
     *buffer.cursor++ = event;
     return event.seq;
   }
   // Stores `event` with an exact timestamp (for rare events: phase changes, tags).
   void append_timed(Event event);
+  // steady_ns() at the log's time 0: lets clocks of other tracers (CUPTI) be mapped onto event times.
+  int64_t start_steady_ns() const { return clock_.start_steady_ns(); }
   // Number of events appended so far.
   uint64_t size() const { return next_seq_.load(std::memory_order_acquire); }
-  // Sum of the `bytes` of all events of `device` so far (live bytes): exact once appends have returned.
+  // Sum of the `bytes` of the tensor-level events of `device` so far (live bytes): exact once appends have returned.
   int64_t bytes_sum(int8_t device) const;
   // Every event appended so far, in sequence order, times in ns since construction. Stops the sampler.
   // Writers must be quiescent (joined, or the recorder stopped).

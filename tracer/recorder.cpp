@@ -27,6 +27,7 @@ Recording Recorder::stop() {
   Recording out;
   out.events = log_->collect();
   out.names = strings_->names();
+  out.start_steady_ns = log_->start_steady_ns();
   std::lock_guard<std::mutex> lock(side_mutex_);
   for (auto& [module, shape] : module_inputs_) out.module_input_shapes[out.names.at(module)] = shape;
   return out;
@@ -50,7 +51,9 @@ void Recorder::set_phase(Phase phase) {
   thread_context() = {};
   publish_context(thread_context());
   phase_.store(static_cast<uint8_t>(phase), std::memory_order_relaxed);
-  if (recording()) log_->append_timed(make_event(EventKind::kPhase, 0, nullptr, kCpuDevice));
+  if (!recording()) return;
+  log_->append_timed(make_event(EventKind::kPhase, 0, nullptr, kCpuDevice));
+  if (phase_listener_ != nullptr) phase_listener_();
 }
 
 void Recorder::tag(const void* address, Tag tag, int8_t device) {

@@ -33,6 +33,7 @@ struct Recording {
   std::vector<std::string> names;  // string table: module/op ids -> names
   // Input shape of each module's first tensor argument, by module name (from profiler scopes).
   std::unordered_map<std::string, std::vector<int64_t>> module_input_shapes;
+  int64_t start_steady_ns = 0;  // steady_ns() at event time 0
 };
 
 // Module and op running on this thread, as string-table ids.
@@ -68,11 +69,20 @@ class Recorder {
   void on_free(const void* address, int64_t bytes, int8_t device) {
     log_->append(make_event(EventKind::kFree, -bytes, address, device));
   }
+  // Device-level memory (segments, driver allocations): `signed_bytes` < 0 for the kinds that free.
+  void on_device_level(EventKind kind, uint64_t address, int64_t signed_bytes, int8_t device) {
+    Event e = make_event(kind, signed_bytes, nullptr, device);
+    e.address = address;
+    log_->append(e);
+  }
   // The interceptor's underlying allocator failed: remembered, and recording stops.
   void on_allocator_failure(int64_t bytes, int8_t device);
 
   // --- training loop ---
   void set_phase(Phase phase);
+  // Called (on the loop's thread) after every phase change while recording: device tracers flush there.
+  // One listener; nullptr removes it.
+  void set_phase_listener(void (*listener)()) { phase_listener_ = listener; }
   Phase phase() const { return static_cast<Phase>(phase_.load(std::memory_order_relaxed)); }
   void set_step(uint32_t step) { step_.store(step, std::memory_order_relaxed); }
   void tag(const void* address, Tag tag, int8_t device = kCpuDevice);
@@ -117,6 +127,7 @@ class Recorder {
   std::atomic<uint32_t> step_{0};
   std::atomic<uint64_t> published_context_{0};  // module << 32 | op
   int64_t cpu_limit_bytes_ = 0;
+  void (*phase_listener_)() = nullptr;
   std::unique_ptr<EventLog> log_;  // made by start(): its clock sampler runs only while recording
   std::unique_ptr<StringTable> strings_;
   mutable std::mutex side_mutex_;  // guards what follows: touched off the hot path only

@@ -36,7 +36,15 @@ std::vector<ModuleInfo> module_table(const models::Classifier& model) {
 }
 
 void tag_storage(const torch::Tensor& tensor, Tag tag) {
-  if (tensor.defined()) Recorder::instance().tag(tensor.storage().data_ptr().get(), tag);
+  if (!tensor.defined()) return;
+  const int8_t device = tensor.is_cuda() ? static_cast<int8_t>(tensor.get_device()) : kCpuDevice;
+  Recorder::instance().tag(tensor.storage().data_ptr().get(), tag, device);
+}
+
+bool is_valid_device(const std::string& device) {
+  if (device == "cpu" || device == "cuda") return true;
+  if (!device.starts_with("cuda:") || device.size() == 5 || device.size() > 8) return false;
+  return std::all_of(device.begin() + 5, device.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name, std::vector<torch::Tensor> params) {
@@ -61,6 +69,9 @@ void validate(const TrainingOptions& options) {
     throw std::invalid_argument("unknown optimizer '" + options.optimizer + "'; valid optimizers: sgd, adam");
   }
   if (options.threads < 0) throw std::invalid_argument("--threads must not be negative");
+  if (!is_valid_device(options.device)) {
+    throw std::invalid_argument("unknown device '" + options.device + "'; valid devices: cpu, cuda, cuda:N");
+  }
 }
 
 double steady_step_seconds(const TrainingResult& result) {
@@ -95,6 +106,8 @@ void train_synthetic(const TrainingOptions& options, TrainingResult& result) {
   info.optimizer = options.optimizer;
   info.seed = options.seed;
   info.threads = at::get_num_threads();
+  info.device = options.device;
+  const torch::Device device(options.device);
   torch::manual_seed(options.seed);
 
   std::shared_ptr<models::Classifier> model;
@@ -103,6 +116,7 @@ void train_synthetic(const TrainingOptions& options, TrainingResult& result) {
     PhaseScope phase(Phase::kInit);
     model = models::build_model(*models::find_model(options.model), options.num_classes);
     model->train();
+    model->to(device);
     for (const auto& p : model->parameters()) {
       tag_storage(p, Tag::kParameter);
       info.parameter_count += p.numel();
@@ -129,8 +143,8 @@ void train_synthetic(const TrainingOptions& options, TrainingResult& result) {
     {
       PhaseScope phase(Phase::kInput);
       SyntheticBatch batch = synthetic_batch(options);
-      images = std::move(batch.images);
-      targets = std::move(batch.targets);
+      images = batch.images.to(device);
+      targets = batch.targets.to(device);
       tag_storage(images, Tag::kInput);
       tag_storage(targets, Tag::kInput);
     }

@@ -23,6 +23,7 @@ struct TrainingOptions {
   uint64_t seed = 0;
   int threads = 0;  // 0: LibTorch's default
   int64_t num_classes = 1000;
+  std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
   compression::CompressionPolicy compression;  // none by default
 };
 
@@ -40,7 +41,8 @@ double steady_step_seconds(const TrainingResult& result);
 void validate(const TrainingOptions& options);
 
 // One batch of seeded synthetic data: N x 3 x R x R standard-normal images and uniform class targets,
-// drawn from LibTorch's default generator (seed it with torch::manual_seed).
+// drawn from LibTorch's default generator (seed it with torch::manual_seed) on the CPU, so that every device
+// trains on the same numbers.
 struct SyntheticBatch {
   at::Tensor images;
   at::Tensor targets;
