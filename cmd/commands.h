@@ -15,5 +15,9 @@ void add_compare_command(CLI::App& app, Action& action);
 void add_sensitivity_command(CLI::App& app, Action& action);
 void add_fit_command(CLI::App& app, Action& action);
 void add_devices_command(CLI::App& app, Action& action);
+void add_characterize_command(CLI::App& app, Action& action);
+void add_diff_command(CLI::App& app, Action& action);
+void add_export_command(CLI::App& app, Action& action);
+void add_train_command(CLI::App& app, Action& action);
 
 }  // namespace trainmem::cli

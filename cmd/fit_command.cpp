@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "cmd/affine_law.h"
 #include "cmd/cli_errors.h"
 #include "cmd/commands.h"
 #include "cmd/profiling.h"
@@ -84,13 +85,11 @@ int run_fit(const FitArgs& args) {
     const ProfiledRun large = profile_at(options, 2 * args.small_batch);
     throw_if_out_of_memory(small);
     throw_if_out_of_memory(large);
-    const double slope = static_cast<double>(large.analysis.peak.bytes - small.analysis.peak.bytes) /
-                         static_cast<double>(args.small_batch);
-    const double intercept = static_cast<double>(small.analysis.peak.bytes) - slope * args.small_batch;
+    const AffineLaw law = AffineLaw::through(args.small_batch, small.analysis.peak.bytes, 2 * args.small_batch,
+                                             large.analysis.peak.bytes);
+    const double slope = law.slope, intercept = law.intercept;
     for (const Budget& budget : budgets) {
-      // 0: not even one sample fits (the batch-independent part alone is over the budget).
-      const int64_t batch =
-          slope > 0 ? std::max<int64_t>(0, static_cast<int64_t>(std::floor((budget.bytes - intercept) / slope))) : 0;
+      const int64_t batch = law.largest_batch_within(budget.bytes);
       nlohmann::ordered_json row = {{"compress", spec},
                                     {"budget", budget.name},
                                     {"budget_bytes", budget.bytes},

@@ -7,6 +7,7 @@
 #include "analysis/analysis.h"
 #include "cmd/cli_errors.h"
 #include "cmd/commands.h"
+#include "cmd/shared_options.h"
 #include "reports/errors.h"
 
 namespace {
@@ -32,6 +33,11 @@ int main(int argc, char** argv) {
   cli::add_sensitivity_command(app, action);
   cli::add_fit_command(app, action);
   cli::add_devices_command(app, action);
+  cli::add_characterize_command(app, action);
+  cli::add_diff_command(app, action);
+  cli::add_export_command(app, action);
+  cli::add_train_command(app, action);
+  cli::add_quiet_option(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -41,6 +47,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return fail(cli::kBadInput, std::string(e.what()) + " (see trainmem --help)");
   }
+  if (cli::quiet()) std::cout.setstate(std::ios::badbit);  // every report goes through std::cout; errors use stderr
   try {
     return action();
   } catch (const cli::OutOfMemory& e) {

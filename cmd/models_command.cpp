@@ -20,7 +20,7 @@ int64_t count_parameters(const models::ModelSpec& spec) {
 int run_models(bool as_json) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   const auto row = [](const std::string& name, const std::string& family, const std::string& count) {
-    std::cout << std::left << std::setw(22) << name << " " << std::setw(10) << family << " " << std::right
+    std::cout << std::left << std::setw(22) << name << " " << std::setw(12) << family << " " << std::right
               << std::setw(16) << count << "\n";
   };
   if (!as_json) row("name", "family", "parameters");

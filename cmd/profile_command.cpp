@@ -21,6 +21,7 @@ struct ProfileArgs {
   TrainingOptions training;
   int64_t budget_bytes = 0;
   std::string out;
+  ViewOptions views;
   bool no_trace = false;
 };
 
@@ -44,7 +45,7 @@ int run_profile(const ProfileArgs& args) {
   ProfiledRun run = profile_training(args.training, args.budget_bytes);
   if (run.info.out_of_memory) {
     // What filled the memory is worth keeping: the run directory records the run up to that moment.
-    write_run_directory(staged.path(), run.info, run.recording, run.analysis);
+    write_run_directory(staged.path(), run.info, run.recording, run.analysis, args.views);
     staged.commit();
     print_out_of_memory_report(std::cout, run.info, run.analysis);
     std::cout << "wrote " << out << "/{run.json,events.csv,summary.json,layers.csv}\n";
@@ -59,7 +60,7 @@ int run_profile(const ProfileArgs& args) {
     run.info.baseline_activation_bytes = baseline.analysis.activation_bytes;
     run.info.baseline_peak_bytes = baseline.analysis.peak.bytes;
   }
-  write_run_directory(staged.path(), run.info, run.recording, run.analysis);
+  write_run_directory(staged.path(), run.info, run.recording, run.analysis, args.views);
   staged.commit();
   print_report(std::cout, run.info, run.analysis);
   print_cuda_report(std::cout, run.info, run.analysis);
@@ -79,6 +80,7 @@ void add_profile_command(CLI::App& app, Action& action) {
   cmd->add_flag("--no-trace", args->no_trace, "Run the identical training without interception (timing only)");
   add_compression_options(*cmd, args->training.compression);
   add_budget_option(*cmd, args->budget_bytes);
+  add_view_options(*cmd, args->views);
   cmd->callback([args, &action] { action = [args] {
       resolve_device(args->training);
       return run_profile(*args);

@@ -1,29 +1,41 @@
 #include "cmd/run_outputs.h"
 
-#include <fstream>
-
-#include "reports/errors.h"
+#include "reports/chrome_trace.h"
+#include "reports/html_report.h"
 #include "reports/layers_csv.h"
 #include "reports/output_dir.h"
 #include "reports/run_files.h"
 #include "reports/summary_json.h"
+#include "reports/timeline_csv.h"
 
 namespace trainmem::cli {
 
-void write_analysis_files(const std::filesystem::path& dir, const RunInfo& info, const Analysis& analysis) {
+void add_view_options(CLI::App& command, ViewOptions& options) {
+  command.add_option("--timeline-points", options.timeline_points,
+                     "Most samples in timeline.csv, trace.json and report.html's chart (each keeps the peak of its "
+                     "stretch of time)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}))
+      ->capture_default_str();
+}
+
+void write_analysis_files(const std::filesystem::path& dir, const RunInfo& info, const Analysis& analysis,
+                          EventSource& events, const ViewOptions& views) {
   write_file_atomically(dir / "summary.json", summary_json(info, analysis).dump(2) + "\n");
   write_file_atomically(dir / "layers.csv", layers_csv(info, analysis));
+  const int8_t device = trace_device(info);
+  const Timeline timeline = build_timeline(
+      events, {.max_points = views.timeline_points, .device = device, .last_step = analysis.last_step});
+  write_file_atomically(dir / "timeline.csv", timeline_csv(timeline));
+  write_file_atomically(dir / "trace.json", chrome_trace_json(info, timeline, events, device));
+  write_file_atomically(dir / "report.html", html_report(info, analysis, timeline));
 }
 
 void write_run_directory(const std::filesystem::path& dir, const RunInfo& info, const Recording& recording,
-                         const Analysis& analysis) {
+                         const Analysis& analysis, const ViewOptions& views) {
   write_run_json(dir / "run.json", info);
-  {
-    std::ofstream events(dir / "events.csv", std::ios::binary);
-    write_events_csv(events, recording.events, recording.names);
-    if (!events.flush()) throw OutputError("cannot write " + (dir / "events.csv").string());
-  }
-  write_analysis_files(dir, info, analysis);
+  write_events_bin(dir / "events.bin", recording.events, recording.names);
+  MemoryEventSource events(recording.events, recording.names);
+  write_analysis_files(dir, info, analysis, events, views);
 }
 
 }  // namespace trainmem::cli

@@ -1,5 +1,6 @@
 #include "models/registry.h"
 
+#include "models/families.h"
 #include "models/module_scope.h"
 #include "models/resnet.h"
 
@@ -16,7 +17,7 @@ ModelSpec resnet(std::string name, ResNetConfig config) {
 
 std::vector<ModelSpec> make_registry() {
   const std::array<int, 4> r18{2, 2, 2, 2}, r34{3, 4, 6, 3}, r101{3, 4, 23, 3}, r152{3, 8, 36, 3};
-  return {
+  std::vector<ModelSpec> specs{
       resnet("resnet18", {false, r18}),
       resnet("resnet34", {false, r34}),
       resnet("resnet50", {true, r34}),
@@ -28,6 +29,13 @@ std::vector<ModelSpec> make_registry() {
       resnet("wide_resnet50_2", {true, r34, 1, 128}),
       resnet("wide_resnet101_2", {true, r101, 1, 128}),
   };
+  for (auto family : {alexnet_models, vgg_models, squeezenet_models, mobilenet_models, mnasnet_models,
+                      shufflenet_models, efficientnet_models, regnet_models, densenet_models, googlenet_models,
+                      inception_models, convnext_models, vision_transformer_models, swin_transformer_models,
+                      maxvit_models}) {
+    for (auto& spec : family()) specs.push_back(std::move(spec));
+  }
+  return specs;
 }
 
 }  // namespace

@@ -12,8 +12,9 @@ namespace trainmem::models {
 struct ModelSpec {
   std::string name;            // torchvision builder name, e.g. "resnet18"
   std::string family;          // e.g. "resnet"
-  int64_t min_resolution = 1;  // smallest input side the architecture accepts
+  int64_t min_resolution = 1;  // smallest input side the architecture trains on
   std::function<std::shared_ptr<Classifier>(int64_t num_classes)> build;
+  int64_t max_resolution = 0;  // largest, where there is one (0: none); ViT and MaxViT take one size only
 };
 
 const std::vector<ModelSpec>& registry();

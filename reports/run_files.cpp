@@ -1,11 +1,19 @@
 #include "reports/run_files.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <charconv>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <limits>
 #include <memory>
+#include <stdexcept>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -215,6 +223,127 @@ uint64_t parse_address(std::string_view text, const LineReader& reader) {
   return parse_number<uint64_t>(text.substr(2), "address", reader, 16);
 }
 
+// ---- writing files ----
+
+// A temporary name beside `file` (same directory, so the final rename is atomic).
+std::filesystem::path temporary_beside(const std::filesystem::path& file) {
+  return file.parent_path() / fmt::format("{}.tmp-{}", file.filename().string(), getpid());
+}
+
+std::string write_error(const std::filesystem::path& file, int error) {
+  return fmt::format("cannot write file {}: {}", file.string(), std::generic_category().message(error));
+}
+
+// Makes the content of `temporary`, written through a stream, durable before it is renamed to `file`.
+void sync_file(const std::filesystem::path& temporary, const std::filesystem::path& file) {
+  const int fd = ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const int error = errno;
+    if (fd >= 0) ::close(fd);
+    throw OutputError(write_error(file, error));
+  }
+  ::close(fd);
+}
+
+// ---- events.bin ----
+
+// The file stores Event as it is in memory: these checks keep the documented layout (docs/formats.md) and
+// the struct in step. A change to Event needs a new kEventsBinVersion.
+static_assert(std::endian::native == std::endian::little, "events.bin is little-endian");
+static_assert(offsetof(Event, seq) == 0 && offsetof(Event, time_ns) == 8 && offsetof(Event, bytes) == 16 &&
+              offsetof(Event, address) == 24 && offsetof(Event, module) == 32 && offsetof(Event, op) == 36 &&
+              offsetof(Event, step) == 40 && offsetof(Event, phase) == 44 && offsetof(Event, kind) == 45 &&
+              offsetof(Event, device) == 46 && offsetof(Event, tag) == 47 && sizeof(Event) == 48);
+
+// magic[8], version u32, event size u32, event count u64, name count u32, name table bytes u32.
+constexpr size_t kEventsBinHeaderBytes = 32;
+constexpr long kEventCountOffset = 16;
+
+template <class T>
+void store(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+template <class T>
+T load(const char* bytes) {
+  T value;
+  std::memcpy(&value, bytes, sizeof value);
+  return value;
+}
+
+std::string events_bin_header(uint64_t event_count, const std::vector<std::string>& names) {
+  std::string table;
+  for (const std::string& name : names) {
+    store(table, static_cast<uint32_t>(name.size()));
+    table += name;
+  }
+  if (table.size() > std::numeric_limits<uint32_t>::max()) throw std::length_error("events.bin: name table over 4 GiB");
+  std::string header(kEventsBinMagic);
+  store(header, kEventsBinVersion);
+  store(header, static_cast<uint32_t>(sizeof(Event)));
+  store(header, event_count);
+  store(header, static_cast<uint32_t>(names.size()));
+  store(header, static_cast<uint32_t>(table.size()));
+  return header + table;
+}
+
+// The values of an event enum that have a name, probed once through to_string and parse, so that kinds
+// added to tracer/event.h are accepted here without a change.
+template <class Enum>
+class KnownValues {
+ public:
+  KnownValues() {
+    for (size_t value = 0; value < known_.size(); ++value) {
+      try {
+        Enum parsed{};
+        known_[value] = parse(to_string(static_cast<Enum>(value)), parsed) && parsed == static_cast<Enum>(value);
+      } catch (const std::out_of_range&) {
+      }
+    }
+  }
+  bool contains(Enum value) const { return known_[static_cast<uint8_t>(value)]; }
+
+ private:
+  std::array<bool, 256> known_{};
+};
+
+// Reads a binary file; every failure, a short read included, is a one-line InputError naming it.
+class BinaryFile {
+ public:
+  explicit BinaryFile(const std::filesystem::path& file)
+      : name_(file.string()), file_(std::fopen(file.c_str(), "rb")) {
+    if (!file_) throw InputError(open_error(file, errno));
+  }
+
+  uint64_t size() const {
+    std::error_code error;
+    const uint64_t size = std::filesystem::file_size(name_, error);
+    if (error) fail(error.message());
+    return size;
+  }
+
+  void seek(uint64_t offset) {
+    if (::fseeko(file_.get(), static_cast<off_t>(offset), SEEK_SET) != 0) fail(std::generic_category().message(errno));
+  }
+
+  void read(void* out, size_t bytes) {
+    if (std::fread(out, 1, bytes, file_.get()) == bytes) return;
+    if (std::ferror(file_.get())) fail(fmt::format("read error: {}", std::generic_category().message(errno)));
+    fail("truncated: the file ended early");
+  }
+
+  [[noreturn]] void fail(std::string_view problem) const {
+    throw InputError(fmt::format("{}: {}", name_, problem));
+  }
+
+ private:
+  struct FileCloser {
+    void operator()(std::FILE* file) const { std::fclose(file); }
+  };
+  std::string name_;
+  std::unique_ptr<std::FILE, FileCloser> file_;
+};
+
 // Appends `value` in plain digits: the writer's inner loop, kept free of format-string parsing.
 template <class Number>
 std::string& append_number(std::string& out, Number value, int base = 10) {
@@ -317,16 +446,25 @@ RunInfo read_run_json(const std::filesystem::path& file) {
   return run;
 }
 
-void write_events_csv(std::ostream& out, const std::vector<Event>& events, const std::vector<std::string>& names) {
-  // Quoted once per name rather than once per event.
-  std::vector<std::string> name_fields(names.size());
-  for (size_t id = 0; id < names.size(); ++id) append_csv_field(name_fields[id], names[id]);
+void write_events_csv(std::ostream& out, EventSource& source) {
+  // Quoted once per name rather than once per event, as ids first appear.
+  std::vector<std::string> name_fields;
+  std::vector<bool> quoted;
+  const auto name_field = [&](uint32_t id) -> const std::string& {
+    if (id >= quoted.size()) {
+      name_fields.resize(id + 1);
+      quoted.resize(id + 1);
+    }
+    if (!quoted[id]) append_csv_field(name_fields[id], source.name(id));
+    quoted[id] = true;
+    return name_fields[id];
+  };
 
   constexpr size_t kFlushBytes = size_t{1} << 20;
   std::string buffer;
   buffer.reserve(kFlushBytes + 1024);
   buffer.append(kEventsCsvHeader) += '\n';
-  for (const Event& e : events) {
+  source.replay([&](const Event& e) {
     append_number(buffer, e.seq) += ',';
     append_number(buffer, e.time_ns) += ',';
     buffer.append(to_string(e.kind)) += ',';
@@ -339,15 +477,155 @@ void write_events_csv(std::ostream& out, const std::vector<Event>& events, const
     append_number(buffer, e.address, 16) += ',';
     buffer.append(to_string(e.phase)) += ',';
     append_number(buffer, e.step) += ',';
-    buffer.append(name_fields.at(e.module)) += ',';
-    buffer.append(name_fields.at(e.op)) += ',';
+    buffer.append(name_field(e.module)) += ',';
+    buffer.append(name_field(e.op)) += ',';
     buffer.append(to_string(e.tag)) += '\n';
     if (buffer.size() >= kFlushBytes) {
       out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
       buffer.clear();
     }
-  }
+  });
   out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+}
+
+void write_events_csv_file(const std::filesystem::path& file, EventSource& source) {
+  const std::filesystem::path temporary = temporary_beside(file);
+  try {
+    {
+      std::ofstream out(temporary, std::ios::binary);
+      if (!out) throw OutputError(write_error(file, errno));
+      write_events_csv(out, source);
+      if (!out.flush()) throw OutputError(write_error(file, errno));
+    }
+    sync_file(temporary, file);
+    if (::rename(temporary.c_str(), file.c_str()) != 0) throw OutputError(write_error(file, errno));
+  } catch (...) {
+    ::unlink(temporary.c_str());
+    throw;
+  }
+}
+
+// ---- events.bin ----
+
+EventsBinWriter::EventsBinWriter(std::filesystem::path file, const std::vector<std::string>& names)
+    : file_(std::move(file)), temporary_(temporary_beside(file_)) {
+  if (names.empty() || !names.front().empty()) throw std::logic_error("events.bin: name 0 must be the empty name");
+  const std::string header = events_bin_header(0, names);
+  stream_ = std::fopen(temporary_.c_str(), "wb");
+  if (!stream_) throw OutputError(write_error(file_, errno));
+  std::setvbuf(stream_, nullptr, _IOFBF, size_t{1} << 20);
+  if (std::fwrite(header.data(), 1, header.size(), stream_) != header.size()) fail(errno);
+}
+
+EventsBinWriter::~EventsBinWriter() {
+  if (!stream_) return;  // finished, or failed and cleaned up
+  std::fclose(stream_);
+  ::unlink(temporary_.c_str());
+}
+
+void EventsBinWriter::write(std::span<const Event> events) {
+  if (std::fwrite(events.data(), sizeof(Event), events.size(), stream_) != events.size()) fail(errno);
+  count_ += events.size();
+}
+
+void EventsBinWriter::finish() {
+  const uint64_t count = count_;
+  if (std::fseek(stream_, kEventCountOffset, SEEK_SET) != 0 || std::fwrite(&count, sizeof count, 1, stream_) != 1 ||
+      std::fflush(stream_) != 0 || ::fsync(::fileno(stream_)) != 0) {
+    fail(errno);
+  }
+  const int closed = std::fclose(stream_);
+  stream_ = nullptr;
+  if (closed != 0 || ::rename(temporary_.c_str(), file_.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(temporary_.c_str());
+    throw OutputError(write_error(file_, error));
+  }
+}
+
+void EventsBinWriter::fail(int error) {
+  std::fclose(stream_);
+  stream_ = nullptr;
+  ::unlink(temporary_.c_str());
+  throw OutputError(write_error(file_, error));
+}
+
+void write_events_bin(const std::filesystem::path& file, const std::vector<Event>& events,
+                      const std::vector<std::string>& names) {
+  EventsBinWriter writer(file, names);
+  writer.write(events);
+  writer.finish();
+}
+
+BinaryEventSource::BinaryEventSource(std::filesystem::path file) : file_(std::move(file)) {
+  BinaryFile in(file_);
+  const uint64_t size = in.size();
+  std::array<char, kEventsBinHeaderBytes> header;
+  if (size < header.size()) in.fail(fmt::format("truncated: {} bytes, shorter than the header", size));
+  in.read(header.data(), header.size());
+  if (std::string_view(header.data(), kEventsBinMagic.size()) != kEventsBinMagic) {
+    in.fail("not a trainmem events.bin file (bad magic)");
+  }
+  const auto version = load<uint32_t>(header.data() + 8);
+  const auto event_size = load<uint32_t>(header.data() + 12);
+  event_count_ = load<uint64_t>(header.data() + kEventCountOffset);
+  const auto name_count = load<uint32_t>(header.data() + 24);
+  const auto name_table_bytes = load<uint32_t>(header.data() + 28);
+  if (version != kEventsBinVersion) in.fail(fmt::format("unsupported version {}", version));
+  if (event_size != sizeof(Event)) in.fail(fmt::format("event size {}, expected {}", event_size, sizeof(Event)));
+
+  events_offset_ = header.size() + uint64_t{name_table_bytes};
+  const uint64_t event_bytes_held = size >= events_offset_ ? size - events_offset_ : 0;
+  if (size < events_offset_ || event_count_ > event_bytes_held / sizeof(Event)) {
+    in.fail(fmt::format("truncated: the header promises {} events and {} bytes of names, the file has {} bytes",
+                        event_count_, name_table_bytes, size));
+  }
+  if (event_bytes_held != event_count_ * sizeof(Event)) {
+    in.fail(fmt::format("{} bytes after the {} events the header promises", event_bytes_held - event_count_ * sizeof(Event),
+                        event_count_));
+  }
+
+  std::string table(name_table_bytes, '\0');
+  in.read(table.data(), table.size());
+  std::string_view rest = table;
+  for (uint32_t id = 0; id < name_count; ++id) {
+    if (rest.size() < sizeof(uint32_t)) in.fail(fmt::format("name table ends inside name {}", id));
+    const auto length = load<uint32_t>(rest.data());
+    rest.remove_prefix(sizeof(uint32_t));
+    if (length > rest.size()) in.fail(fmt::format("name table ends inside name {}", id));
+    names_.emplace_back(rest.substr(0, length));
+    rest.remove_prefix(length);
+  }
+  if (!rest.empty()) in.fail(fmt::format("{} bytes after the {} names of the name table", rest.size(), name_count));
+  if (names_.empty() || !names_.front().empty()) in.fail("name 0 must be the empty name");
+}
+
+void BinaryEventSource::replay(const std::function<void(const Event&)>& visit) {
+  static const KnownValues<EventKind> kinds;
+  static const KnownValues<Phase> phases;
+  static const KnownValues<Tag> tags;
+  BinaryFile in(file_);
+  in.seek(events_offset_);
+  constexpr size_t kBufferEvents = size_t{1} << 15;  // 1.5 MiB
+  std::vector<Event> buffer(kBufferEvents);
+  const auto names = static_cast<uint64_t>(names_.size());
+  for (uint64_t index = 0; index < event_count_;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kBufferEvents, event_count_ - index));
+    in.read(buffer.data(), n * sizeof(Event));
+    for (size_t i = 0; i < n; ++i, ++index) {
+      const Event& e = buffer[i];
+      const auto bad = [&](std::string_view what, int64_t value) {
+        in.fail(fmt::format("event {}: {} {}", index, what, value));
+      };
+      if (!kinds.contains(e.kind)) bad("unknown kind", static_cast<int>(e.kind));
+      if (!phases.contains(e.phase)) bad("unknown phase", static_cast<int>(e.phase));
+      if (!tags.contains(e.tag)) bad("unknown tag", static_cast<int>(e.tag));
+      if (e.device < kCpuDevice) bad("unknown device", e.device);
+      if (e.module >= names) bad("module id out of the name table:", e.module);
+      if (e.op >= names) bad("op id out of the name table:", e.op);
+      visit(e);
+    }
+  }
 }
 
 CsvEventSource::CsvEventSource(std::filesystem::path file) : file_(std::move(file)) { open_events_csv(file_); }
@@ -383,6 +661,22 @@ uint32_t CsvEventSource::intern(std::string_view name) {
   names_.emplace_back(name);
   ids_.emplace(names_.back(), id);
   return id;
+}
+
+RunEvents open_run_events(const std::filesystem::path& run_dir) {
+  RunEvents events;
+  if (const auto file = run_dir / "events.bin"; std::filesystem::is_regular_file(file)) {
+    auto source = std::make_unique<BinaryEventSource>(file);
+    events.event_count = source->event_count();
+    events.source = std::move(source);
+    events.file = file;
+  } else if (const auto csv = run_dir / "events.csv"; std::filesystem::is_regular_file(csv)) {
+    events.source = std::make_unique<CsvEventSource>(csv);
+    events.file = csv;
+  } else {
+    throw InputError(fmt::format("missing {} (and no events.csv)", file.string()));
+  }
+  return events;
 }
 
 }  // namespace trainmem

@@ -10,7 +10,16 @@
 namespace trainmem {
 
 std::string format_bytes(int64_t bytes) {
-  return fmt::format("{:.2f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  static constexpr std::array<std::string_view, 4> kUnits{"KiB", "MiB", "GiB", "TiB"};
+  const uint64_t magnitude = bytes < 0 ? 0 - static_cast<uint64_t>(bytes) : static_cast<uint64_t>(bytes);
+  if (magnitude < 1024) return fmt::format("{} B", bytes);
+  double value = static_cast<double>(magnitude) / 1024.0;
+  size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < kUnits.size()) {
+    value /= 1024.0;
+    ++unit;
+  }
+  return fmt::format("{}{:.2f} {}", bytes < 0 ? "-" : "", value, kUnits[unit]);
 }
 
 int64_t parse_bytes(std::string_view text) {

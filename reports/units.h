@@ -7,7 +7,8 @@
 
 namespace trainmem {
 
-// Always MiB with two decimals, so that columns of sizes line up and compare at a glance.
+// Human units: "512 B" below 1 KiB, else two decimals in the largest binary unit that keeps the number at or
+// above 1 ("1.50 KiB", "796.96 MiB", "1.25 GiB"). Negative sizes keep their sign.
 std::string format_bytes(int64_t bytes);
 
 // Parses a memory size: a number with an optional unit B, KiB, MiB, GiB, TiB (powers of 1024) or KB, MB,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything trainmem needs on Debian 12 and builds it (idempotent: a second run only rebuilds).
-#   Debian packages: compilers, CMake, CLI11, fmt, nlohmann-json, GoogleTest, Google Benchmark, ccache, data.
+#   Debian packages: compilers, CMake, CLI11, fmt, nlohmann-json, GoogleTest, Google Benchmark, ccache, data,
+#   zlib and Chromium (the browser test of report.html).
 #   The pinned torch + torchvision wheels in a virtual environment under $TRAINMEM_CACHE.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +11,7 @@ venv="$cache/torch-$TORCH_VERSION-tv$TORCHVISION_VERSION"
 build=${TRAINMEM_BUILD:-$root/build}
 
 debs=(build-essential cmake python3 python3-venv python3-pip ccache libcli11-dev libfmt-dev
-      nlohmann-json3-dev libgtest-dev libbenchmark-dev dataset-fashion-mnist)
+      nlohmann-json3-dev libgtest-dev libbenchmark-dev dataset-fashion-mnist zlib1g-dev chromium)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -82,7 +82,8 @@ TEST_F(Cli, ProfilesResNet18AndAnalyzeReproducesTheSummary) {
   EXPECT_LT(points["input"].get<int64_t>(), points["forward_peak"].get<int64_t>());
   EXPECT_LE(points["forward_peak"].get<int64_t>(), summary["peak_bytes"].get<int64_t>());
 
-  // The running sum of events.csv's bytes column reaches exactly peak_bytes.
+  // The running sum of the exported events.csv's bytes column reaches exactly peak_bytes.
+  ASSERT_EQ(run("export " + out.string()).exit_code, 0);
   std::ifstream events(out / "events.csv");
   std::string line;
   std::getline(events, line);
@@ -170,6 +171,7 @@ TEST_F(Cli, BudgetOverrunIsCaughtAtTheAllocationThatCrossesItAndNamesItsModule) 
   const auto points = read_json(dir_ / "free" / "summary.json")["points"];
   // Halfway up the forward pass: the run without a budget shows which allocation crosses it.
   const int64_t budget = (points["input"].get<int64_t>() + points["forward_peak"].get<int64_t>()) / 2;
+  ASSERT_EQ(run("export " + (dir_ / "free").string()).exit_code, 0);
   const Crossing expected = first_crossing(dir_ / "free" / "events.csv", budget);
   ASSERT_EQ(expected.phase, "forward");
 
@@ -296,10 +298,12 @@ class CorruptRun : public Cli {
 TEST_F(CorruptRun, MissingTrace) {
   expect_clear_failure("analyze " + (dir_ / "nothing").string(), "no run directory");
 }
-TEST_F(CorruptRun, RandomBytesAsEvents) {
+TEST_F(CorruptRun, TruncatedOrRandomEvents) {
   const fs::path out = make_run();
-  std::ofstream(out / "events.csv", std::ios::binary) << std::string("\x93\x01\xff garbage\n\x02\x03", 15);
-  expect_clear_failure("analyze " + out.string(), "events.csv");
+  fs::resize_file(out / "events.bin", fs::file_size(out / "events.bin") / 2);
+  expect_clear_failure("analyze " + out.string(), "events.bin: truncated");
+  std::ofstream(out / "events.bin", std::ios::binary) << std::string("\x93\x01\xff garbage\n\x02\x03", 15);
+  expect_clear_failure("analyze " + out.string(), "events.bin");
 }
 TEST_F(CorruptRun, TruncatedRunJson) {
   const fs::path out = make_run();
@@ -309,9 +313,11 @@ TEST_F(CorruptRun, TruncatedRunJson) {
 }
 TEST_F(CorruptRun, NonNumericCsvField) {
   const fs::path out = make_run();
+  ASSERT_EQ(run("export " + out.string()).exit_code, 0);
+  fs::remove(out / "events.bin");  // a run saved before events.bin existed: analyze reads events.csv
   std::string csv = slurp(out / "events.csv");
   const size_t second_line = csv.find('\n') + 1;
-  csv.replace(second_line, 1, "x");  // the first event's seq
+  csv[second_line] = 'x';  // the first event's seq
   std::ofstream(out / "events.csv", std::ios::binary) << csv;
   expect_clear_failure("analyze " + out.string(), "line 2");
 }

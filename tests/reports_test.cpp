@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -13,6 +15,7 @@
 #include "reports/errors.h"
 #include "reports/layers_csv.h"
 #include "reports/output_dir.h"
+#include "reports/replay_progress.h"
 #include "reports/run_files.h"
 #include "reports/summary_json.h"
 #include "reports/terminal_report.h"
@@ -70,7 +73,8 @@ class RunFilesTest : public ::testing::Test {
   fs::path write_events(StreamBuilder& stream) {
     fs::path file = dir_ / "events.csv";
     std::ofstream out(file, std::ios::binary);
-    write_events_csv(out, stream.events(), stream.names());
+    MemoryEventSource source(stream.events(), stream.names());
+    write_events_csv(out, source);
     return file;
   }
 
@@ -142,11 +146,218 @@ TEST_F(RunFilesTest, EventsCsvHasTheDocumentedLayout) {
   s.phase(Phase::kInit, 0);
   s.alloc(0x1f, 64, "conv", "aten::empty", 1);
   std::ostringstream out;
-  write_events_csv(out, s.events(), s.names());
+  MemoryEventSource source(s.events(), s.names());
+  write_events_csv(out, source);
   EXPECT_EQ(out.str(),
             "seq,time_ns,kind,device,bytes,address,phase,step,module,op,tag\n"
             "0,0,phase,cpu,0,0x0,init,0,,,\n"
             "1,1000000,alloc,cuda:1,64,0x1f,init,0,conv,aten::empty,\n");
+}
+
+Analysis analyze_bin(const fs::path& file) {
+  BinaryEventSource source(file);
+  return analyze(source);
+}
+
+void replay_bin(const fs::path& file) {
+  BinaryEventSource source(file);
+  source.replay([](const Event&) {});
+}
+
+TEST_F(RunFilesTest, EventsBinRoundTripKeepsEveryByteAndTheAnalysis) {
+  auto run = two_step_training_run();
+  run.stream.events()[3].time_ns = -5;  // a thread that stamped before the session's clock started
+  write_events_bin(dir_ / "events.bin", run.stream.events(), run.stream.names());
+  BinaryEventSource source(dir_ / "events.bin");
+  EXPECT_EQ(source.event_count(), run.stream.events().size());
+  std::vector<Event> read;
+  for (int pass = 0; pass < 2; ++pass) {  // every replay is a fresh pass over the same events
+    read.clear();
+    source.replay([&](const Event& e) { read.push_back(e); });
+    ASSERT_EQ(read.size(), run.stream.events().size());
+    EXPECT_EQ(std::memcmp(read.data(), run.stream.events().data(), read.size() * sizeof(Event)), 0);
+  }
+  for (uint32_t id = 0; id < run.stream.names().size(); ++id) EXPECT_EQ(source.name(id), run.stream.names()[id]);
+  MemoryEventSource live(run.stream.events(), run.stream.names());
+  EXPECT_EQ(analyze_bin(dir_ / "events.bin"), analyze(live));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1) << "no temporary left";
+}
+
+TEST_F(RunFilesTest, EventsBinHasTheDocumentedLayout) {
+  StreamBuilder s;
+  s.phase(Phase::kInit, 0);
+  s.alloc(0x1f, 64, "conv", "aten::empty", 1);
+  write_events_bin(dir_ / "events.bin", s.events(), s.names());
+  const std::string bytes = read_text(dir_ / "events.bin");
+  const auto u32 = [&](size_t at) { uint32_t v; std::memcpy(&v, bytes.data() + at, 4); return v; };
+  const auto u64 = [&](size_t at) { uint64_t v; std::memcpy(&v, bytes.data() + at, 8); return v; };
+  EXPECT_EQ(bytes.substr(0, 8), "TMEVENTS");
+  EXPECT_EQ(u32(8), 1u);    // version
+  EXPECT_EQ(u32(12), 48u);  // event size
+  EXPECT_EQ(u64(16), 2u);   // events
+  EXPECT_EQ(u32(24), 3u);   // names: "", "conv", "aten::empty"
+  const std::string table = std::string("\0\0\0\0", 4) + std::string("\4\0\0\0conv", 8) +
+                            std::string("\x0b\0\0\0aten::empty", 15);
+  EXPECT_EQ(u32(28), table.size());
+  EXPECT_EQ(bytes.substr(32, table.size()), table);
+  const size_t second = 32 + table.size() + 48;  // the alloc, field by field at the documented offsets
+  ASSERT_EQ(bytes.size(), second + 48);
+  EXPECT_EQ(u64(second + 0), 1u);                      // seq
+  EXPECT_EQ(u64(second + 8), 1'000'000u);              // time_ns
+  EXPECT_EQ(u64(second + 16), 64u);                    // bytes
+  EXPECT_EQ(u64(second + 24), 0x1fu);                  // address
+  EXPECT_EQ(u32(second + 32), 1u);                     // module "conv"
+  EXPECT_EQ(u32(second + 36), 2u);                     // op "aten::empty"
+  EXPECT_EQ(u32(second + 40), 0u);                     // step
+  EXPECT_EQ(bytes[second + 44], 1);                    // phase init
+  EXPECT_EQ(bytes[second + 45], 0);                    // kind alloc
+  EXPECT_EQ(bytes[second + 46], 1);                    // device cuda:1
+  EXPECT_EQ(bytes[second + 47], 0);                    // tag none
+}
+
+TEST_F(RunFilesTest, CorruptEventsBinIsAnInputError) {
+  auto run = two_step_training_run();
+  write_events_bin(dir_ / "good.bin", run.stream.events(), run.stream.names());
+  const std::string good = read_text(dir_ / "good.bin");
+  const size_t events_at = good.size() - run.stream.events().size() * sizeof(Event);
+  auto check = [&](std::string_view name, const std::string& bytes, std::string_view detail) {
+    write_text(dir_ / name, bytes);
+    expect_input_error(dir_ / name, replay_bin, detail);
+  };
+  // One byte of the n-th event changed.
+  auto event_byte = [&](size_t event, size_t offset, char value) {
+    std::string bytes = good;
+    bytes[events_at + event * sizeof(Event) + offset] = value;
+    return bytes;
+  };
+
+  std::string random_bytes(1 << 16, '\0');
+  std::mt19937 random(13);
+  for (char& c : random_bytes) c = static_cast<char>(random());
+  check("random.bin", random_bytes, "bad magic");
+  check("empty.bin", "", "truncated");
+  check("short.bin", good.substr(0, 20), "truncated");
+  check("cut.bin", good.substr(0, good.size() - 1), "truncated");
+  check("long.bin", good + "x", "1 bytes after the");
+  check("version.bin", std::string(good).replace(8, 1, "\x07"), "unsupported version 7");
+  check("size.bin", std::string(good).replace(12, 1, "\x40"), "event size 64, expected 48");
+  check("count.bin", std::string(good).replace(23, 1, "\x7f"), "truncated");
+  check("names.bin", std::string(good).replace(24, 1, "\x7f"), "name table ends inside name");
+  check("kind.bin", event_byte(5, 45, '\xc8'), "event 5: unknown kind 200");
+  check("phase.bin", event_byte(6, 44, 9), "event 6: unknown phase 9");
+  check("tag.bin", event_byte(7, 47, 9), "event 7: unknown tag 9");
+  check("device.bin", event_byte(8, 46, -7), "event 8: unknown device -7");
+  check("module.bin", event_byte(9, 32, 99), "event 9: module id out of the name table: 99");
+  check("op.bin", event_byte(9, 36, 99), "event 9: op id out of the name table: 99");
+  expect_input_error(dir_ / "missing.bin", replay_bin, "cannot open");
+
+  // Cut anywhere in the header and names, or at and beside event boundaries, the file is refused before a
+  // single event is replayed.
+  std::vector<size_t> cuts;
+  for (size_t size = 0; size <= events_at; ++size) cuts.push_back(size);
+  for (size_t size = events_at + sizeof(Event); size < good.size(); size += sizeof(Event)) {
+    cuts.insert(cuts.end(), {size - 1, size, size + 1});
+  }
+  for (size_t size : cuts) {
+    write_text(dir_ / "cut.bin", good.substr(0, size));
+    EXPECT_THROW(BinaryEventSource{dir_ / "cut.bin"}, InputError) << size;
+  }
+  // Any byte scrambled: an InputError, a TraceError from the analysis, or a valid analysis; never a crash.
+  for (int round = 0; round < 100; ++round) {
+    std::string bytes = good;
+    bytes[random() % bytes.size()] = static_cast<char>(random());
+    write_text(dir_ / "scrambled.bin", bytes);
+    try {
+      analyze_bin(dir_ / "scrambled.bin");
+    } catch (const InputError&) {
+    } catch (const TraceError&) {
+    }
+  }
+}
+
+TEST_F(RunFilesTest, EventsBinAcceptsEveryNamedEventKind) {
+  // Kinds are checked against tracer/event.h's names, so new kinds need no change to the reader.
+  for (int value = 0; value < 256; ++value) {
+    const auto kind = static_cast<EventKind>(value);
+    std::string_view name;
+    try {
+      name = to_string(kind);
+    } catch (const std::out_of_range&) {
+      continue;
+    }
+    StreamBuilder s;
+    s.phase(Phase::kInit, 0);
+    s.events().back().kind = kind;
+    write_events_bin(dir_ / "kind.bin", s.events(), s.names());
+    EXPECT_NO_THROW(replay_bin(dir_ / "kind.bin")) << name;
+  }
+}
+
+TEST_F(RunFilesTest, UnfinishedEventsBinWriterLeavesNothing) {
+  {
+    EventsBinWriter writer(dir_ / "events.bin", {""});
+    Event e{};
+    writer.write({&e, 1});
+  }  // e.g. an exception unwound past it
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 0);
+  EXPECT_THROW(EventsBinWriter("/proc/trainmem/events.bin", {""}), OutputError);
+}
+
+TEST_F(RunFilesTest, ExportOfEventsBinIsTheEventsCsvOfTheLiveRun) {
+  auto run = two_step_training_run();
+  write_events_bin(dir_ / "events.bin", run.stream.events(), run.stream.names());
+  BinaryEventSource saved(dir_ / "events.bin");
+  write_events_csv_file(dir_ / "events.csv", saved);
+  std::ostringstream live_csv;
+  MemoryEventSource live(run.stream.events(), run.stream.names());
+  write_events_csv(live_csv, live);
+  EXPECT_EQ(read_text(dir_ / "events.csv"), live_csv.str());
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 2) << "no temporary left";
+  EXPECT_THROW(write_events_csv_file("/proc/trainmem/events.csv", saved), OutputError);
+}
+
+TEST_F(RunFilesTest, RunEventsPreferEventsBinAndFallBackToEventsCsv) {
+  auto run = two_step_training_run();
+  EXPECT_THROW(open_run_events(dir_), InputError);
+  write_events(run.stream);  // events.csv
+  RunEvents csv = open_run_events(dir_);
+  EXPECT_EQ(csv.file, dir_ / "events.csv");
+  EXPECT_EQ(csv.event_count, 0u);
+  write_events_bin(dir_ / "events.bin", run.stream.events(), run.stream.names());
+  RunEvents bin = open_run_events(dir_);
+  EXPECT_EQ(bin.file, dir_ / "events.bin");
+  EXPECT_EQ(bin.event_count, run.stream.events().size());
+  EXPECT_EQ(analyze(*bin.source), analyze(*csv.source));
+}
+
+TEST_F(RunFilesTest, ReplayProgressShowsEachPassAndPassesEventsOn) {
+  auto run = two_step_training_run();
+  MemoryEventSource live(run.stream.events(), run.stream.names());
+  std::FILE* terminal = std::tmpfile();
+  ASSERT_NE(terminal, nullptr);
+  Analysis analysis;
+  {
+    ProgressLine line(terminal, true);
+    ReplayProgress source(live, run.stream.events().size(), "analyzing", line);
+    analysis = analyze(source);
+  }
+  EXPECT_EQ(analysis, analyze(live));
+  std::rewind(terminal);
+  std::string shown(4096, '\0');
+  shown.resize(std::fread(shown.data(), 1, shown.size(), terminal));
+  std::fclose(terminal);
+  EXPECT_NE(shown.find("\ranalyzing: pass 1, 0%"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("\ranalyzing: pass 2, 0%"), std::string::npos) << shown;
+  EXPECT_TRUE(shown.ends_with("\r")) << "the line is erased at the end";
+
+  std::FILE* pipe = std::tmpfile();
+  {
+    ProgressLine line(pipe, false);
+    ReplayProgress source(live, 0, "analyzing", line);
+    EXPECT_EQ(analyze(source), analysis);
+  }
+  EXPECT_EQ(std::ftell(pipe), 0) << "a disabled progress line prints nothing";
+  std::fclose(pipe);
 }
 
 TEST_F(RunFilesTest, RunJsonRoundTrip) {
@@ -344,10 +555,18 @@ TEST(Units, ParsesMemorySizes) {
   }
 }
 
-TEST(Units, FormatsBytesAsMebibytes) {
-  EXPECT_EQ(format_bytes(0), "0.00 MiB");
+TEST(Units, FormatsBytesInHumanUnits) {
+  EXPECT_EQ(format_bytes(0), "0 B");
+  EXPECT_EQ(format_bytes(1023), "1023 B");
+  EXPECT_EQ(format_bytes(1024), "1.00 KiB");
   EXPECT_EQ(format_bytes(1024 * 1024), "1.00 MiB");
   EXPECT_EQ(format_bytes(3 * 1024 * 1024 / 2), "1.50 MiB");
+  EXPECT_EQ(format_bytes(835'677'832), "796.96 MiB");
+  EXPECT_EQ(format_bytes(int64_t{5} << 30), "5.00 GiB");
+  EXPECT_EQ(format_bytes(int64_t{3} << 40), "3.00 TiB");
+  EXPECT_EQ(format_bytes(int64_t{3} << 50), "3072.00 TiB");  // no unit above TiB
+  EXPECT_EQ(format_bytes(-1536), "-1.50 KiB");
+  EXPECT_EQ(format_bytes(-5), "-5 B");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 """Writes a torchvision model's state_dict, a random input and the eval-mode output, for the C++ equality tests.
 
-Format (read by tests/torchvision_oracle.cpp): OUT/index.json lists {name, shape, dtype, offset} entries whose
+Format (read by tests/torchvision_oracle_test.cpp): OUT/index.json lists {name, shape, dtype, offset} entries whose
 little-endian data lie in OUT/tensors.bin; "input" and "output" are the probe and torchvision's answer.
 """
 import json
@@ -13,12 +13,17 @@ import torchvision
 def main(name: str, resolution: int, out_dir: str) -> None:
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None).eval()
-    # Non-trivial BatchNorm statistics, so that eval mode exercises them.
     with torch.no_grad():
+        # Non-trivial BatchNorm statistics, so that eval mode exercises them.
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.1, 0.1)
                 module.running_var.uniform_(0.5, 1.5)
+        # Parameters initialized to one value (zero heads and biases, unit norm weights, ConvNeXt's 1e-6 layer scale)
+        # would hide the computations they multiply: spread them around that value.
+        for parameter in model.parameters():
+            if parameter.numel() > 1 and bool((parameter == parameter.flatten()[0]).all()):
+                parameter.add_(torch.randn_like(parameter) * 0.1)
     probe = torch.randn(2, 3, resolution, resolution)
     with torch.no_grad():
         output = model(probe)

@@ -1,0 +1,102 @@
+// `trainmem characterize` end to end: the rows and files it writes, and the affine law it extrapolates with,
+// checked against a real measurement at the target batch.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace trainmem {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Characterize : public ::testing::Test {
+ protected:
+  struct Outcome {
+    int exit_code = -1;
+    std::string out, err;
+  };
+
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("trainmem-characterize-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static std::string slurp(const fs::path& path) {
+    std::ifstream file(path);
+    std::stringstream buffer;
+    buffer << file.rdbuf();
+    return buffer.str();
+  }
+
+  Outcome run(const std::string& args) {
+    const std::string command = std::string(TRAINMEM_BINARY) + " characterize " + args + " >" +
+                                (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string();
+    const int status = std::system(command.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir_ / "stdout"), slurp(dir_ / "stderr")};
+  }
+
+  // Activation bytes of resnet18 at 32 px and `batch`, measured or extrapolated (`extra` options).
+  int64_t activation_bytes(int64_t batch, const std::string& extra = "") {
+    const Outcome outcome =
+        run("--models resnet18 --resolution 32 --batch " + std::to_string(batch) + " --json " + extra);
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+    return nlohmann::json::parse(outcome.out).at(0).at("activation_bytes").get<int64_t>();
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(Characterize, MeasuresEachModelAndWritesRowsSortedByActivationShare) {
+  const fs::path csv = dir_ / "rows.csv";
+  const Outcome outcome = run("--models resnet18,mobilenet_v2 --batch 4 --resolution 32 --json --out " + csv.string());
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  const auto rows = nlohmann::json::parse(outcome.out);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row["batch"], 4);
+    const auto parameters = row["parameter_bytes"].get<int64_t>(), activations = row["activation_bytes"].get<int64_t>();
+    EXPECT_GT(activations, 0);
+    EXPECT_DOUBLE_EQ(row["activation_share"].get<double>(),
+                     static_cast<double>(activations) / static_cast<double>(activations + parameters));
+    if (row["model"] == "resnet18") EXPECT_EQ(parameters, 4 * 11'689'512);
+    if (row["model"] == "mobilenet_v2") EXPECT_EQ(parameters, 4 * 3'504'872);
+  }
+  EXPECT_GE(rows[0]["activation_share"].get<double>(), rows[1]["activation_share"].get<double>());
+
+  const std::string file = slurp(csv);
+  EXPECT_EQ(file.rfind("model,batch,resolution,parameter_bytes,activation_bytes,activation_share,method\n", 0), 0u);
+  EXPECT_NE(file.find(rows[0]["model"].get<std::string>() + ",4,32," +
+                      std::to_string(rows[0]["parameter_bytes"].get<int64_t>()) + "," +
+                      std::to_string(rows[0]["activation_bytes"].get<int64_t>())),
+            std::string::npos)
+      << file;
+}
+
+TEST_F(Characterize, AffineLawFromTwoSmallBatchesPredictsTheMeasurement) {
+  const int64_t measured = activation_bytes(8);
+  const int64_t extrapolated = activation_bytes(8, "--extrapolate-from 2");
+  // Exact: every activation's size is affine in the batch (batch norm's saved statistics are the intercept).
+  EXPECT_EQ(extrapolated, measured);
+  const Outcome table = run("--models resnet18 --resolution 32 --batch 8 --extrapolate-from 2");
+  EXPECT_NE(table.out.find("extrapolated with S(B) = a + b·B from batches 2 and 4"), std::string::npos) << table.out;
+}
+
+TEST_F(Characterize, RejectsBadInputWithOneLine) {
+  for (const std::string args : {"--models nosuchnet", "--models resnet18 --out rows.txt",
+                                 "--models resnet18 --extrapolate-from -1", "--models resnet18 --resolution 0"}) {
+    const Outcome outcome = run(args);
+    EXPECT_EQ(outcome.exit_code, 2) << args << "\n" << outcome.err;
+    EXPECT_EQ(std::count(outcome.err.begin(), outcome.err.end(), '\n'), 1) << outcome.err;
+  }
+}
+
+}  // namespace
+}  // namespace trainmem
