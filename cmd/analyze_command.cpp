@@ -9,7 +9,7 @@
 #include "cmd/cli_errors.h"
 #include "cmd/commands.h"
 #include "cmd/run_outputs.h"
-#include "cmd/shared_options.h"
+#include "cmd/quiet_option.h"
 #include "reports/cuda_report.h"
 #include "reports/errors.h"
 #include "reports/output_dir.h"

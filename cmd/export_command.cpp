@@ -7,7 +7,7 @@
 
 #include "cmd/cli_errors.h"
 #include "cmd/commands.h"
-#include "cmd/shared_options.h"
+#include "cmd/quiet_option.h"
 #include "reports/errors.h"
 #include "reports/replay_progress.h"
 #include "reports/run_files.h"

@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "cmd/affine_law.h"
@@ -69,6 +70,59 @@ ProfiledRun profile_at(TrainingOptions options, int64_t batch, int64_t budget_by
   return profile_training(options, budget_bytes);
 }
 
+// A batch for one budget, the law that chose it, and what a real run there said.
+struct Fit {
+  AffineLaw law;
+  int64_t batch = 0;
+  std::optional<bool> confirmed;  // empty when no real run was made
+  int64_t measured_peak_bytes = 0;
+  int refits = 0;
+};
+
+struct MeasuredPeak {
+  int64_t batch;
+  int64_t bytes;
+};
+
+// Most batches tried after the predicted one overran.
+constexpr int kMaxRefits = 4;
+
+// Trains at the fitted batch under the budget. The peak is not quite affine in the batch: it is the largest of
+// the live bytes over the step, each moment affine in B, so the moment that sets it moves as B grows (late in
+// backward at small batches, where gradients dominate, early at large ones, where activations do) and the
+// slope measured at two small batches is too low. When the predicted batch overruns, `fit` brackets the answer
+// between a batch that fits (`fits`) and one that does not (`overruns`, measured without the budget) and tries
+// the batch where the line through the two reaches the budget, until they are adjacent.
+Fit confirm(const TrainingOptions& options, int64_t budget_bytes, MeasuredPeak fits, Fit fit) {
+  if (fit.batch <= 0) return fit;
+  ProfiledRun real = profile_at(options, fit.batch, budget_bytes);
+  fit.confirmed = !real.info.out_of_memory.has_value();
+  fit.measured_peak_bytes = real.analysis.peak.bytes;
+  if (*fit.confirmed || fit.batch <= fits.batch) return fit;
+  const ProfiledRun unbounded = profile_at(options, fit.batch);
+  if (unbounded.info.out_of_memory) return fit;  // beyond this machine: the overrun stands as the answer
+  MeasuredPeak overruns{fit.batch, unbounded.analysis.peak.bytes};
+  // The largest batch known to fit: at first the larger of the two measured ones.
+  Fit best{.law = fit.law, .batch = fits.batch, .confirmed = fits.bytes <= budget_bytes,
+           .measured_peak_bytes = fits.bytes, .refits = 0};
+  while (overruns.batch - fits.batch > 1 && fit.refits < kMaxRefits) {
+    const AffineLaw law = AffineLaw::through(fits.batch, fits.bytes, overruns.batch, overruns.bytes);
+    const int64_t batch = std::clamp(law.largest_batch_within(budget_bytes), fits.batch + 1, overruns.batch - 1);
+    ++fit.refits;
+    real = profile_at(options, batch, budget_bytes);
+    if (!real.info.out_of_memory) {
+      fits = {batch, real.analysis.peak.bytes};
+      best = {.law = law, .batch = batch, .confirmed = true, .measured_peak_bytes = fits.bytes, .refits = 0};
+      continue;
+    }
+    const ProfiledRun over = profile_at(options, batch);
+    if (over.info.out_of_memory) break;
+    overruns = {batch, over.analysis.peak.bytes};
+  }
+  best.refits = fit.refits;
+  return best;
+}
+
 int run_fit(const FitArgs& args) {
   validate(args.training);
   if (args.small_batch < 1) throw UsageError("--small-batch must be positive");
@@ -87,27 +141,30 @@ int run_fit(const FitArgs& args) {
     throw_if_out_of_memory(large);
     const AffineLaw law = AffineLaw::through(args.small_batch, small.analysis.peak.bytes, 2 * args.small_batch,
                                              large.analysis.peak.bytes);
-    const double slope = law.slope, intercept = law.intercept;
     for (const Budget& budget : budgets) {
-      const int64_t batch = law.largest_batch_within(budget.bytes);
+      const int64_t predicted_batch = law.largest_batch_within(budget.bytes);
+      Fit fit;
+      fit.law = law;
+      fit.batch = predicted_batch;
+      if (args.confirm) fit = confirm(options, budget.bytes, {2 * args.small_batch, large.analysis.peak.bytes}, fit);
       nlohmann::ordered_json row = {{"compress", spec},
                                     {"budget", budget.name},
                                     {"budget_bytes", budget.bytes},
-                                    {"intercept_bytes", static_cast<int64_t>(intercept)},
-                                    {"bytes_per_sample", static_cast<int64_t>(slope)},
-                                    {"batch", batch},
-                                    {"predicted_peak_bytes", static_cast<int64_t>(intercept + slope * batch)},
-                                    {"headroom_bytes", static_cast<int64_t>(budget.bytes - intercept - slope * batch)},
+                                    {"intercept_bytes", static_cast<int64_t>(fit.law.intercept)},
+                                    {"bytes_per_sample", static_cast<int64_t>(fit.law.slope)},
+                                    {"batch", fit.batch},
+                                    {"predicted_batch", predicted_batch},
+                                    {"predicted_peak_bytes", static_cast<int64_t>(fit.law.at(fit.batch))},
+                                    {"headroom_bytes", static_cast<int64_t>(budget.bytes - fit.law.at(fit.batch))},
                                     {"peak_phase", std::string(to_string(large.analysis.peak.phase))}};
-      if (spec == "none") uncompressed_batch[budget.name] = batch;
+      if (spec == "none") uncompressed_batch[budget.name] = fit.batch;
       if (spec != "none" && uncompressed_batch.contains(budget.name)) {
-        row["batch_gain"] = batch - uncompressed_batch[budget.name];
+        row["batch_gain"] = fit.batch - uncompressed_batch[budget.name];
       }
-      if (args.confirm && batch > 0) {
-        // The real run at the predicted batch, under the budget: it must finish.
-        const ProfiledRun real = profile_at(options, batch, budget.bytes);
-        row["confirmed"] = !real.info.out_of_memory.has_value();
-        row["measured_peak_bytes"] = real.analysis.peak.bytes;
+      if (fit.confirmed.has_value()) {
+        row["confirmed"] = *fit.confirmed;
+        row["measured_peak_bytes"] = fit.measured_peak_bytes;
+        row["refits"] = fit.refits;
       }
       rows.push_back(std::move(row));
     }
@@ -120,15 +177,18 @@ int run_fit(const FitArgs& args) {
             << "; peak(B) = a + b·B from batches " << args.small_batch << " and " << 2 * args.small_batch << "\n";
   std::cout << std::left << std::setw(10) << "compress" << std::setw(12) << "budget" << std::right << std::setw(8)
             << "batch" << std::setw(16) << "predicted peak" << std::setw(14) << "headroom" << std::setw(11)
-            << "peak in" << std::setw(11) << "confirmed" << std::setw(8) << "gain" << "\n";
+            << "peak in" << std::setw(16) << "confirmed" << std::setw(8) << "gain" << "\n";
   for (const auto& row : rows) {
-    const std::string confirmed =
-        row.contains("confirmed") ? (row["confirmed"].get<bool>() ? "yes" : "NO") : "not run";
+    std::string confirmed = "not run";
+    if (row.contains("confirmed")) {
+      confirmed = row["confirmed"].get<bool>() ? "yes" : "NO";
+      if (const int refits = row["refits"].get<int>(); refits > 0) confirmed += ", " + std::to_string(refits) + " refit";
+    }
     std::cout << std::left << std::setw(10) << row["compress"].get<std::string>() << std::setw(12)
               << row["budget"].get<std::string>() << std::right << std::setw(8) << row["batch"].get<int64_t>()
               << std::setw(16) << format_bytes(row["predicted_peak_bytes"]) << std::setw(14)
               << format_bytes(row["headroom_bytes"]) << std::setw(11) << row["peak_phase"].get<std::string>()
-              << std::setw(11) << confirmed << std::setw(8)
+              << std::setw(16) << confirmed << std::setw(8)
               << (row.contains("batch_gain") ? std::to_string(row["batch_gain"].get<int64_t>()) : std::string("-"))
               << "\n";
   }

@@ -1,72 +1,56 @@
-// trainmem: where training memory goes. Parses the command line and maps every failure to one line on
-// stderr and an exit code (cli_errors.h).
-#include <c10/util/Exception.h>
+// trainmem: where training memory goes. The commands that read saved runs (analyze, export, diff) run here,
+// in a process without LibTorch, whose loading alone costs ~500 MiB of memory and a second of start-up; every
+// other command (and --help) is handed to trainmem-torch beside this binary, with the same arguments.
+#include <limits.h>
+#include <unistd.h>
 
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <string_view>
 
-#include "analysis/analysis.h"
 #include "cmd/cli_errors.h"
+#include "cmd/command_line.h"
 #include "cmd/commands.h"
-#include "cmd/shared_options.h"
-#include "reports/errors.h"
 
 namespace {
 
-int fail(trainmem::cli::ExitCode code, std::string_view message) {
-  // Keep it to one line: LibTorch messages can span several.
-  std::string line(message.substr(0, message.find('\n')));
-  std::cerr << "trainmem: " << line << "\n";
-  return code;
+constexpr std::array<std::string_view, 3> kSavedRunCommands{"analyze", "export", "diff"};
+
+// The command's name: the first argument that is not an option (--quiet may come before it).
+bool names_a_saved_run_command(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.starts_with('-')) continue;
+    for (std::string_view command : kSavedRunCommands) {
+      if (arg == command) return true;
+    }
+    return false;
+  }
+  return false;
+}
+
+int run_torch_binary(char** argv) {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  const std::filesystem::path torch_binary = self.parent_path() / "trainmem-torch";
+  if (!error) ::execv(torch_binary.c_str(), argv);
+  std::cerr << "trainmem: cannot run " << torch_binary.string() << ": "
+            << (error ? error.message() : std::strerror(errno)) << "\n";
+  return trainmem::cli::kFailure;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace trainmem;
-  CLI::App app{"trainmem: a memory profiler and allocation tracer for deep-learning training"};
-  app.require_subcommand(1);
+  if (!names_a_saved_run_command(argc, argv)) return run_torch_binary(argv);
+  CLI::App app{"trainmem: a memory profiler and allocation tracer for deep-learning training", "trainmem"};
   cli::Action action;
-  cli::add_profile_command(app, action);
   cli::add_analyze_command(app, action);
-  cli::add_models_command(app, action);
-  cli::add_compare_command(app, action);
-  cli::add_sensitivity_command(app, action);
-  cli::add_fit_command(app, action);
-  cli::add_devices_command(app, action);
-  cli::add_characterize_command(app, action);
-  cli::add_diff_command(app, action);
   cli::add_export_command(app, action);
-  cli::add_train_command(app, action);
-  cli::add_quiet_option(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return fail(cli::kBadInput, std::string(e.what()) + " (see trainmem --help)");
-  }
-  if (cli::quiet()) std::cout.setstate(std::ios::badbit);  // every report goes through std::cout; errors use stderr
-  try {
-    return action();
-  } catch (const cli::OutOfMemory& e) {
-    return fail(cli::kOutOfMemory, e.what());
-  } catch (const cli::DeviceUnavailable& e) {
-    return fail(cli::kNoDevice, e.what());
-  } catch (const cli::UsageError& e) {
-    return fail(cli::kBadInput, e.what());
-  } catch (const std::invalid_argument& e) {
-    return fail(cli::kBadInput, e.what());
-  } catch (const InputError& e) {
-    return fail(cli::kBadInput, e.what());
-  } catch (const OutputError& e) {
-    return fail(cli::kBadInput, e.what());
-  } catch (const TraceError& e) {
-    return fail(cli::kBadInput, std::string("inconsistent trace: ") + e.what());
-  } catch (const c10::Error& e) {
-    return fail(cli::kFailure, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return fail(cli::kFailure, e.what());
-  }
+  cli::add_diff_command(app, action);
+  return cli::run_command_line(app, action, argc, argv);
 }

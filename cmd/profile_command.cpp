@@ -1,5 +1,7 @@
 // `trainmem profile`: train a few steps under the tracer, analyse the events, write the run directory.
 
+#include <unistd.h>
+
 #include <iomanip>
 #include <iostream>
 
@@ -12,6 +14,7 @@
 #include "reports/cuda_report.h"
 #include "reports/output_dir.h"
 #include "reports/terminal_report.h"
+#include "reports/terminal_style.h"
 #include "training/synthetic_training.h"
 
 namespace trainmem::cli {
@@ -42,13 +45,14 @@ int run_profile(const ProfileArgs& args) {
                                                 std::to_string(args.training.batch)
                                           : args.out;
   StagedDirectory staged(out);  // fails now, not after training, when `out` cannot be written
+  const TerminalStyle style = TerminalStyle::for_descriptor(STDOUT_FILENO);
   ProfiledRun run = profile_training(args.training, args.budget_bytes);
   if (run.info.out_of_memory) {
     // What filled the memory is worth keeping: the run directory records the run up to that moment.
     write_run_directory(staged.path(), run.info, run.recording, run.analysis, args.views);
     staged.commit();
-    print_out_of_memory_report(std::cout, run.info, run.analysis);
-    std::cout << "wrote " << out << "/{run.json,events.csv,summary.json,layers.csv}\n";
+    print_out_of_memory_report(std::cout, run.info, run.analysis, style);
+    std::cout << run_directory_listing(out, args.views) << "\n";
     throw_if_out_of_memory(run);
   }
   if (args.training.compression.compresses_anything()) {
@@ -62,9 +66,9 @@ int run_profile(const ProfileArgs& args) {
   }
   write_run_directory(staged.path(), run.info, run.recording, run.analysis, args.views);
   staged.commit();
-  print_report(std::cout, run.info, run.analysis);
-  print_cuda_report(std::cout, run.info, run.analysis);
-  std::cout << "wrote " << out << "/{run.json,events.csv,summary.json,layers.csv}\n";
+  print_report(std::cout, run.info, run.analysis, style);
+  print_cuda_report(std::cout, run.info, run.analysis, style);
+  std::cout << run_directory_listing(out, args.views) << "\n";
   return kOk;
 }
 
@@ -81,6 +85,7 @@ void add_profile_command(CLI::App& app, Action& action) {
   add_compression_options(*cmd, args->training.compression);
   add_budget_option(*cmd, args->budget_bytes);
   add_view_options(*cmd, args->views);
+  add_events_csv_option(*cmd, args->views);
   cmd->callback([args, &action] { action = [args] {
       resolve_device(args->training);
       return run_profile(*args);

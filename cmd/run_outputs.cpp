@@ -18,6 +18,11 @@ void add_view_options(CLI::App& command, ViewOptions& options) {
       ->capture_default_str();
 }
 
+void add_events_csv_option(CLI::App& command, ViewOptions& options) {
+  command.add_flag("!--no-events-csv", options.events_csv,
+                   "Skip events.csv (events.bin holds the same events; `trainmem export` writes the CSV later)");
+}
+
 void write_analysis_files(const std::filesystem::path& dir, const RunInfo& info, const Analysis& analysis,
                           EventSource& events, const ViewOptions& views) {
   write_file_atomically(dir / "summary.json", summary_json(info, analysis).dump(2) + "\n");
@@ -35,7 +40,13 @@ void write_run_directory(const std::filesystem::path& dir, const RunInfo& info, 
   write_run_json(dir / "run.json", info);
   write_events_bin(dir / "events.bin", recording.events, recording.names);
   MemoryEventSource events(recording.events, recording.names);
+  if (views.events_csv) write_events_csv_file(dir / "events.csv", events);
   write_analysis_files(dir, info, analysis, events, views);
+}
+
+std::string run_directory_listing(const std::string& dir, const ViewOptions& views) {
+  return "wrote " + dir + "/{run.json,events.bin," + (views.events_csv ? "events.csv," : "") +
+         "summary.json,layers.csv,timeline.csv,trace.json,report.html}";
 }
 
 }  // namespace trainmem::cli

@@ -16,6 +16,7 @@ namespace trainmem::cli {
 // How the visual views (timeline.csv, trace.json, report.html) are drawn.
 struct ViewOptions {
   int64_t timeline_points = kDefaultTimelinePoints;
+  bool events_csv = true;  // profile: also write events.csv beside events.bin
 };
 // --timeline-points N.
 void add_view_options(CLI::App& command, ViewOptions& options);
@@ -24,8 +25,13 @@ void add_view_options(CLI::App& command, ViewOptions& options);
 // the views replay it (twice).
 void write_analysis_files(const std::filesystem::path& dir, const RunInfo& info, const Analysis& analysis,
                           EventSource& events, const ViewOptions& views);
-// run.json, events.bin (events.csv is an export: `trainmem export`), then the analysis files.
+// --no-events-csv (profile): a long run's events.csv is large, and `trainmem export` writes it later.
+void add_events_csv_option(CLI::App& command, ViewOptions& options);
+
+// run.json, events.bin, events.csv unless turned off, then the analysis files.
 void write_run_directory(const std::filesystem::path& dir, const RunInfo& info, const Recording& recording,
                          const Analysis& analysis, const ViewOptions& views);
+// "wrote DIR/{run.json,...}": the files write_run_directory writes, for the commands' last line.
+std::string run_directory_listing(const std::string& dir, const ViewOptions& views);
 
 }  // namespace trainmem::cli

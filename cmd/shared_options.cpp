@@ -1,7 +1,5 @@
 #include "cmd/shared_options.h"
 
-#include <unistd.h>
-
 #include <stdexcept>
 
 #include "reports/units.h"
@@ -71,21 +69,5 @@ void add_compression_options(CLI::App& command, compression::CompressionPolicy& 
       "rules \"layer1.*=4,layer4.*=2,conv1=0\", or a JSON file {\"pattern\": k}");
   add_compress_mode_option(command, policy.mode);
 }
-
-namespace {
-
-bool quiet_flag = false;  // one switch for the whole process, whichever command line position set it
-
-}  // namespace
-
-void add_quiet_option(CLI::App& app) {
-  const std::string help = "Print nothing but errors";
-  app.add_flag("-q,--quiet", quiet_flag, help);
-  for (CLI::App* command : app.get_subcommands({})) command->add_flag("-q,--quiet", quiet_flag, help);
-}
-
-bool quiet() { return quiet_flag; }
-
-bool show_progress() { return !quiet_flag && ::isatty(STDERR_FILENO) == 1; }
 
 }  // namespace trainmem::cli

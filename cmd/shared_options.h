@@ -2,6 +2,7 @@
 // Options shared by the commands that train: the model and data, the loop, and compression.
 #include <CLI/CLI.hpp>
 
+#include "cmd/quiet_option.h"
 #include "compression/policy.h"
 #include "training/synthetic_training.h"
 
@@ -20,13 +21,5 @@ void add_budget_option(CLI::App& command, int64_t& budget_bytes);
 void add_compress_mode_option(CLI::App& command, compression::CompressMode& mode);
 // --compress and --compress-mode into one policy.
 void add_compression_options(CLI::App& command, compression::CompressionPolicy& policy);
-
-// --quiet (-q) on `app` and on every subcommand registered so far, so that it may come before or after the
-// command's name: nothing but errors is printed. Call it after registering the commands.
-void add_quiet_option(CLI::App& app);
-// Whether --quiet was given (once the command line is parsed).
-bool quiet();
-// Whether a progress line is wanted: stderr is a terminal and --quiet is off.
-bool show_progress();
 
 }  // namespace trainmem::cli

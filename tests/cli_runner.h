@@ -5,12 +5,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
-#include "reports/output_dir.h"
+#include "tests/temp_dir_test.h"
 
 namespace trainmem::testing {
 
@@ -20,29 +17,9 @@ struct Outcome {
   std::string err;
 };
 
-inline std::string slurp(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  return buffer.str();
-}
-
-// A fresh temporary directory per test, removed afterwards; run() executes trainmem with `args` in the shell.
-class CliTest : public ::testing::Test {
+// run() executes trainmem with `args` in the shell, its output captured in the test's temporary directory.
+class CliTest : public TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("trainmem-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::error_code ignored;
-    remove_tree(dir_, ignored);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    remove_tree(dir_, ignored);
-  }
-
   Outcome run(const std::string& args) {
     const std::string command = std::string(TRAINMEM_BINARY) + " " + args + " >" + (dir_ / "stdout").string() +
                                 " 2>" + (dir_ / "stderr").string();
@@ -50,8 +27,6 @@ class CliTest : public ::testing::Test {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(dir_ / "stdout"),
             slurp(dir_ / "stderr")};
   }
-
-  std::filesystem::path dir_;
 };
 
 }  // namespace trainmem::testing

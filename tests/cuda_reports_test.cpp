@@ -12,6 +12,7 @@
 #include "reports/errors.h"
 #include "reports/run_files.h"
 #include "reports/summary_json.h"
+#include "tests/temp_dir_test.h"
 
 namespace trainmem {
 namespace {
@@ -46,15 +47,7 @@ Analysis cuda_analysis(int64_t peak) {
   return analysis;
 }
 
-class CudaReports : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("trainmem-cuda-reports-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+using CudaReports = testing::TempDirTest;
 
 TEST_F(CudaReports, RunJsonKeepsTheCudaInformation) {
   const RunInfo run = cuda_run();

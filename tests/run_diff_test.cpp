@@ -6,7 +6,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "analysis/analysis.h"
 #include "reports/errors.h"
@@ -15,6 +14,7 @@
 #include "reports/summary_json.h"
 #include "reports/terminal_style.h"
 #include "tests/synthetic_stream.h"
+#include "tests/temp_dir_test.h"
 
 namespace trainmem {
 namespace {
@@ -38,19 +38,11 @@ RunInfo tiny_run_info(int64_t batch) {
 
 void write_text(const fs::path& file, std::string_view text) { std::ofstream(file, std::ios::binary) << text; }
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
-class RunDiffTest : public ::testing::Test {
+class RunDiffTest : public testing::TempDirTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("trainmem-diff-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    TempDirTest::SetUp();
     auto run = synthetic::two_step_training_run();
     MemoryEventSource source(run.stream.events(), run.stream.names());
     a_analysis_ = analyze(source);
@@ -64,8 +56,6 @@ class RunDiffTest : public ::testing::Test {
     b_analysis_.activation_bytes = 2 * a_analysis_.activation_bytes + 64;
     write_run(dir_ / "b", tiny_run_info(4), b_analysis_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
   static void write_run(const fs::path& dir, const RunInfo& info, const Analysis& analysis) {
     fs::create_directories(dir);
     write_text(dir / "summary.json", summary_json(info, analysis).dump(2));
@@ -83,7 +73,6 @@ class RunDiffTest : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
   Analysis a_analysis_;
   Analysis b_analysis_;
 };
@@ -161,7 +150,7 @@ TEST_F(RunDiffTest, BadInputIsAOneLineInputError) {
   write_text(dir_ / "empty" / "run.json", "{}");
   expect_input_error(dir_ / "a", dir_ / "empty", "`trainmem analyze");
 
-  const std::string summary = read_text(dir_ / "b" / "summary.json");
+  const std::string summary = testing::slurp(dir_ / "b" / "summary.json");
   write_text(dir_ / "b" / "summary.json", summary.substr(0, summary.size() / 2));
   expect_input_error(dir_ / "a", dir_ / "b", "summary.json: parse error");
   write_text(dir_ / "b" / "summary.json", "{\"format\": \"trainmem-run\"}");
@@ -172,7 +161,7 @@ TEST_F(RunDiffTest, BadInputIsAOneLineInputError) {
   expect_input_error(dir_ / "a", dir_ / "b", "missing \"points.init\"");
   write_text(dir_ / "b" / "summary.json", summary);
 
-  const std::string layers = read_text(dir_ / "b" / "layers.csv");
+  const std::string layers = testing::slurp(dir_ / "b" / "layers.csv");
   write_text(dir_ / "b" / "layers.csv", "module,type\n");
   expect_input_error(dir_ / "a", dir_ / "b", "layers.csv line 1: expected the header");
   write_text(dir_ / "b" / "layers.csv", std::string(kLayersCsvHeader) + "\nconv,Conv2d,1\n");
