@@ -10,6 +10,8 @@
 
 #include <algorithm>
 
+#include "compression/forward_record.h"
+
 namespace trainmem::compression {
 namespace {
 
@@ -87,7 +89,9 @@ class MaskReluFunction : public torch::autograd::Function<MaskReluFunction> {
 
 }  // namespace
 
-at::Tensor mask_relu_(at::Tensor& x) { return MaskReluFunction::apply(x); }
+at::Tensor mask_relu_(at::Tensor& x) {
+  return with_forward_record("trainmem::mask_relu_", [&] { return MaskReluFunction::apply(x); });
+}
 
 at::Tensor pack_bits(const at::Tensor& bool_mask) {
   TORCH_CHECK(bool_mask.scalar_type() == at::kBool, "pack_bits expects a bool tensor, got ", bool_mask.scalar_type());

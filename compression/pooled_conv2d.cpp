@@ -9,6 +9,8 @@
 #include <array>
 #include <optional>
 
+#include "compression/forward_record.h"
+
 namespace trainmem::compression {
 namespace {
 
@@ -97,8 +99,10 @@ at::Tensor inflate(const at::Tensor& pooled, int64_t k, int64_t height, int64_t 
 at::Tensor pooled_conv2d(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias,
                          at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                          int64_t k, PoolMode mode) {
-  return PooledConv2dFunction::apply(input, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt,
-                                     stride, padding, dilation, groups, k, mode);
+  return with_forward_record("trainmem::pooled_conv2d", [&] {
+    return PooledConv2dFunction::apply(input, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt,
+                                       stride, padding, dilation, groups, k, mode);
+  });
 }
 
 }  // namespace trainmem::compression

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "tests/cli_runner.h"
 
@@ -180,6 +181,26 @@ TEST_F(Cli, FitPredictsABatchThatARealRunConfirms) {
     EXPECT_GE(row["measured_peak_bytes"].get<double>(), 0.98 * (200 << 20)) << row;
   }
   EXPECT_GT(rows[1]["batch_gain"].get<int64_t>(), 0) << "compression fits more samples";
+}
+
+// A compressed conv is a custom autograd function: its backward still counts for its module, as a stock one does.
+TEST_F(Cli, BackwardOfCompressedLayersIsAttributedToTheirModules) {
+  const fs::path out = dir_ / "run";
+  ASSERT_EQ(run("profile --batch 2 --resolution 32 --steps 1 --compress 2 --out " + out.string()).exit_code, 0);
+  std::ifstream events(out / "events.csv");
+  std::string line;
+  std::getline(events, line);
+  int convolution_backwards = 0;
+  while (std::getline(events, line)) {
+    std::vector<std::string> fields;
+    std::stringstream row(line);
+    for (std::string field; std::getline(row, field, ',');) fields.push_back(field);
+    fields.resize(11);  // seq,time_ns,kind,device,bytes,address,phase,step,module,op,tag
+    if (fields[2] != "alloc" || fields[6] != "backward" || fields[9] != "aten::convolution_backward") continue;
+    ++convolution_backwards;
+    EXPECT_FALSE(fields[8].empty()) << line;
+  }
+  EXPECT_GT(convolution_backwards, 20);  // resnet18 has 20 convs
 }
 
 TEST_F(Cli, RejectsAnUnknownGpu) { expect_clear_failure("fit --gpus rtx9999", "rtx4090"); }
