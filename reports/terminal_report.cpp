@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "analysis/compression_estimate.h"
 #include "reports/failure_report.h"
 #include "reports/summary_json.h"
 #include "reports/units.h"
@@ -98,6 +99,30 @@ void print_top_modules(std::string& out, const RunInfo& run, const Analysis& ana
   out += module_table(run, analysis.activations_by_module, analysis.activation_bytes, style);
 }
 
+// With compression, what it saved against the same run without it, beside the paper's analytic estimate.
+void print_compression(std::string& out, const RunInfo& run, const Analysis& analysis, const TerminalStyle& style) {
+  if (run.baseline_activation_bytes <= 0) return;
+  out += heading(style, fmt::format("Compression --compress {} ({}), against the same run without it",
+                                    run.compress, run.compress_mode));
+  const auto saved = [](int64_t with, int64_t without) { return percent(without - with, without); };
+  Table table(4);
+  table.add_row({{""}, {"without", Tone::kDim}, {"with", Tone::kDim}, {"saved", Tone::kDim}});
+  table.add_row({{"activations, measured"},
+                 {format_bytes(run.baseline_activation_bytes)},
+                 {format_bytes(analysis.activation_bytes)},
+                 {saved(analysis.activation_bytes, run.baseline_activation_bytes), Tone::kGood}});
+  const std::optional<double> analytic = analytic_reduction(run);
+  table.add_row({{"activations, analytic (the paper's estimate)"},
+                 {""},
+                 {""},
+                 {analytic ? fmt::format("{:.1f}%", 100.0 * *analytic) : "n/a"}});
+  table.add_row({{"peak, measured"},
+                 {format_bytes(run.baseline_peak_bytes)},
+                 {format_bytes(analysis.peak.bytes)},
+                 {saved(analysis.peak.bytes, run.baseline_peak_bytes), Tone::kGood}});
+  out += table.render(style) + '\n';
+}
+
 std::string header(const RunInfo& run, const TerminalStyle& style) {
   return heading(style, fmt::format("{}: batch {}, resolution {}, optimizer {}, device {}, {} steps", run.model,
                                     run.batch, run.resolution, run.optimizer, run.device, run.steps)) +
@@ -114,6 +139,7 @@ void print_report(std::ostream& out, const RunInfo& run, const Analysis& analysi
   text += '\n';
   print_parameter_check(text, run, analysis, style);
   text += '\n';
+  print_compression(text, run, analysis, style);
   print_top_modules(text, run, analysis, style);
   out << text;
 }

@@ -542,6 +542,19 @@ TEST(TerminalReport, ShowsPointsCategoriesCheckAndTopModules) {
   std::ostringstream mismatch;
   print_report(mismatch, bigger, analysis);
   EXPECT_NE(mismatch.str().find("✗ (mismatch)"), std::string::npos) << mismatch.str();
+  EXPECT_EQ(report.find("Compression"), std::string::npos) << "no baseline, no comparison";
+
+  // With compression, the saving against the baseline run: activations and peak, measured.
+  RunInfo compressed = tiny_run_info();
+  compressed.compress = "2";
+  compressed.baseline_activation_bytes = 2 * analysis.activation_bytes;
+  compressed.baseline_peak_bytes = analysis.peak.bytes + analysis.activation_bytes;
+  std::ostringstream with_baseline;
+  print_report(with_baseline, compressed, analysis);
+  const std::string text = with_baseline.str();
+  EXPECT_NE(text.find("Compression --compress 2 (full)"), std::string::npos) << text;
+  EXPECT_NE(text.find("activations, measured"), std::string::npos) << text;
+  EXPECT_NE(text.find("50.0%"), std::string::npos) << text;
 }
 
 TEST(Units, ParsesMemorySizes) {
