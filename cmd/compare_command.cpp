@@ -23,24 +23,10 @@ struct CompareArgs {
   bool json = false;
 };
 
-// "none,2,4" lists three settings; a per-layer spec ("layer1.*=4,conv1=0") is one setting on its own.
+// The settings to compare, the uncompressed baseline first.
 std::vector<compression::CompressionPolicy> parse_configurations(const CompareArgs& args) {
-  std::vector<compression::CompressionPolicy> policies;
-  const auto add = [&](std::string_view spec) {
-    policies.push_back(compression::parse_compression(spec));
-    policies.back().mode = args.training.compression.mode;
-  };
-  for (const std::string& value : args.configurations) {
-    if (value.find('=') != std::string::npos) {
-      add(value);
-      continue;
-    }
-    for (size_t start = 0; start <= value.size();) {
-      const size_t comma = std::min(value.find(',', start), value.size());
-      add(std::string_view(value).substr(start, comma - start));
-      start = comma + 1;
-    }
-  }
+  std::vector<compression::CompressionPolicy> policies =
+      parse_compression_list(args.configurations, args.training.compression.mode);
   if (policies.empty() || policies.front().compresses_anything()) {
     policies.insert(policies.begin(), compression::CompressionPolicy{});  // the baseline every reduction refers to
   }

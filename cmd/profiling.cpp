@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include <iostream>
+#include <optional>
 
 #include "cmd/cli_errors.h"
 #include "reports/failure_report.h"
@@ -76,30 +77,40 @@ void resolve_device(TrainingOptions& options) {
   }
 }
 
-ProfiledRun profile_training(const TrainingOptions& options, int64_t budget_bytes) {
+ProfiledRun profile_traced(const std::string& device, int64_t budget_bytes, const RunInfo& info,
+                           const std::function<void()>& train) {
   ProfiledRun run;
-  const int cuda_device = cuda_index(options.device);
+  const int cuda_device = cuda_index(device);
   TraceOptions trace;
   trace.cpu_limit_bytes = budget_bytes > 0 && cuda_device < 0 ? budget_bytes : available_host_memory_bytes();
   trace.cuda_device = cuda_device;
   if (cuda_device >= 0) set_cuda_memory_limit(cuda_device, budget_bytes);
   {
     TraceSession session(trace);
+    std::optional<OutOfMemoryInfo> out_of_memory;
     try {
-      train_synthetic(options, run.training);
+      train();
     } catch (const c10::OutOfMemoryError&) {
       const auto failure = Recorder::instance().last_failure();
       if (!failure) throw;  // not an allocation this tracer saw
-      run.training.info.out_of_memory = out_of_memory_info(*failure);
+      out_of_memory = out_of_memory_info(*failure);
     }
     run.recording = session.finish();
-    if (cuda_device >= 0) run.training.info.cuda = cuda_run_info(cuda_device, session.cupti());
+    run.info = info;
+    run.info.out_of_memory = out_of_memory;
+    if (cuda_device >= 0) run.info.cuda = cuda_run_info(cuda_device, session.cupti());
   }
-  run.info = run.training.info;
   run.info.budget_bytes = budget_bytes;
   fill_input_shapes(run.info, run.recording);
   MemoryEventSource source(run.recording.events, run.recording.names);
   run.analysis = analyze(source, {.device = trace_device(run.info)});
+  return run;
+}
+
+ProfiledRun profile_training(const TrainingOptions& options, int64_t budget_bytes) {
+  TrainingResult training;
+  ProfiledRun run = profile_traced(options.device, budget_bytes, training.info, [&] { train_synthetic(options, training); });
+  run.training = std::move(training);
   return run;
 }
 

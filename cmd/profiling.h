@@ -1,5 +1,9 @@
 #pragma once
 // One traced training run, analysed: what `profile`, `compare` and later commands compose.
+#include <cstdint>
+#include <functional>
+#include <string>
+
 #include "analysis/analysis.h"
 #include "analysis/run_info.h"
 #include "tracer/recorder.h"
@@ -23,6 +27,11 @@ void resolve_device(TrainingOptions& options);
 // `budget_bytes` when positive, else at the memory available. On a CUDA device, `budget_bytes` caps what the
 // caching allocator may reserve, and info.cuda records the allocator's statistics and CUPTI's view.
 ProfiledRun profile_training(const TrainingOptions& options, int64_t budget_bytes = 0);
+// Runs `train` under the tracer and analyses the events, as profile_training runs the synthetic loop (the result's
+// `training` stays empty). `info` is what `train` fills with the run's settings and model; it is read once `train`
+// returns or runs out of memory.
+ProfiledRun profile_traced(const std::string& device, int64_t budget_bytes, const RunInfo& info,
+                           const std::function<void()>& train);
 // Throws cli::OutOfMemory with the one-line diagnosis when `run` ran out of memory.
 void throw_if_out_of_memory(const ProfiledRun& run);
 

@@ -70,4 +70,25 @@ void add_compression_options(CLI::App& command, compression::CompressionPolicy& 
   add_compress_mode_option(command, policy.mode);
 }
 
+std::vector<compression::CompressionPolicy> parse_compression_list(const std::vector<std::string>& values,
+                                                                   compression::CompressMode mode) {
+  std::vector<compression::CompressionPolicy> policies;
+  const auto add = [&](std::string_view spec) {
+    policies.push_back(compression::parse_compression(spec));
+    policies.back().mode = mode;
+  };
+  for (const std::string& value : values) {
+    if (value.find('=') != std::string::npos) {
+      add(value);
+      continue;
+    }
+    for (size_t start = 0; start <= value.size();) {
+      const size_t comma = std::min(value.find(',', start), value.size());
+      add(std::string_view(value).substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  return policies;
+}
+
 }  // namespace trainmem::cli

@@ -2,6 +2,9 @@
 // Options shared by the commands that train: the model and data, the loop, and compression.
 #include <CLI/CLI.hpp>
 
+#include <string>
+#include <vector>
+
 #include "cmd/quiet_option.h"
 #include "compression/policy.h"
 #include "training/synthetic_training.h"
@@ -21,5 +24,10 @@ void add_budget_option(CLI::App& command, int64_t& budget_bytes);
 void add_compress_mode_option(CLI::App& command, compression::CompressMode& mode);
 // --compress and --compress-mode into one policy.
 void add_compression_options(CLI::App& command, compression::CompressionPolicy& policy);
+
+// Settings given as "none,2,4" (a comma list) or as per-layer specs ("layer1.*=4,conv1=0", one setting each),
+// all in `mode`. Throws std::invalid_argument for a setting that does not parse.
+std::vector<compression::CompressionPolicy> parse_compression_list(const std::vector<std::string>& values,
+                                                                   compression::CompressMode mode);
 
 }  // namespace trainmem::cli

@@ -1,6 +1,6 @@
 // `trainmem train`: train on a real dataset for whole epochs, one or several compression settings in lockstep,
 // with the curves, a checkpoint per epoch, and the memory profile of each configuration's first step.
-#include <c10/util/Exception.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -9,21 +9,17 @@
 #include <iomanip>
 #include <iostream>
 
-#include "analysis/analysis.h"
-#include "analysis/event_source.h"
 #include "cmd/cli_errors.h"
 #include "cmd/commands.h"
+#include "cmd/profiling.h"
 #include "cmd/run_outputs.h"
 #include "cmd/shared_options.h"
 #include "cmd/train_outputs.h"
 #include "data/fashion_mnist.h"
 #include "reports/errors.h"
-#include "reports/failure_report.h"
 #include "reports/output_dir.h"
 #include "reports/terminal_report.h"
 #include "reports/terminal_style.h"
-#include "tracer/host_memory.h"
-#include "tracer/session.h"
 #include "training/checkpoint.h"
 #include "training/epoch_training.h"
 
@@ -45,27 +41,13 @@ struct TrainArgs {
   bool resume = false;
 };
 
-// "none,2,4" lists three settings; a per-layer spec ("layer1.*=4,conv1=0") is one setting on its own.
+// The settings --lockstep lists, each trained once.
 std::vector<compression::CompressionPolicy> lockstep_configurations(const std::vector<std::string>& values,
                                                                     compression::CompressMode mode) {
-  std::vector<compression::CompressionPolicy> policies;
-  const auto add = [&](std::string_view spec) {
-    compression::CompressionPolicy policy = compression::parse_compression(spec);
-    policy.mode = mode;
-    for (const auto& earlier : policies) {
-      if (earlier.spec == policy.spec) throw UsageError("--lockstep lists " + policy.spec + " twice");
-    }
-    policies.push_back(std::move(policy));
-  };
-  for (const std::string& value : values) {
-    if (value.find('=') != std::string::npos) {
-      add(value);
-      continue;
-    }
-    for (size_t start = 0; start <= value.size();) {
-      const size_t comma = std::min(value.find(',', start), value.size());
-      add(std::string_view(value).substr(start, comma - start));
-      start = comma + 1;
+  std::vector<compression::CompressionPolicy> policies = parse_compression_list(values, mode);
+  for (size_t i = 0; i < policies.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (policies[j].spec == policies[i].spec) throw UsageError("--lockstep lists " + policies[i].spec + " twice");
     }
   }
   return policies;
@@ -81,52 +63,21 @@ std::string first_step_dir(const compression::CompressionPolicy& policy) {
   return name;
 }
 
-void fill_input_shapes(RunInfo& info, const Recording& recording) {
-  for (auto& module : info.modules) {
-    auto it = recording.module_input_shapes.find(module.name);
-    if (it == recording.module_input_shapes.end()) continue;
-    module.input_shape = it->second;
-    module.input_bytes = 4;  // float32 activations
-    for (int64_t d : module.input_shape) module.input_bytes *= d;
-  }
-}
-
 // Runs `first_step` under the tracer and writes its run directory; an out-of-memory (a --budget overrun) is
 // written too, then reported as the command's failure.
 FirstStepMemory profile_first_step(const std::function<void()>& first_step, const TrainingConfiguration& configuration,
                                    int64_t budget_bytes, const fs::path& out) {
   const std::string name = first_step_dir(configuration.policy);
   StagedDirectory staged(out / name);
-  Recording recording;
-  std::optional<OutOfMemoryInfo> out_of_memory;
-  {
-    TraceOptions trace;
-    trace.cpu_limit_bytes = budget_bytes > 0 ? budget_bytes : available_host_memory_bytes();
-    TraceSession session(trace);
-    try {
-      first_step();
-    } catch (const c10::OutOfMemoryError&) {
-      const auto failure = Recorder::instance().last_failure();
-      if (!failure) throw;  // not an allocation this tracer saw
-      out_of_memory = OutOfMemoryInfo{std::string(to_string(failure->phase)), failure->step, failure->module,
-                                      failure->op, failure->requested_bytes, failure->live_bytes, failure->limit_bytes};
-    }
-    recording = session.finish();
-  }
-  RunInfo info = configuration.info;
-  info.budget_bytes = budget_bytes;
-  info.out_of_memory = out_of_memory;
-  fill_input_shapes(info, recording);
-  MemoryEventSource source(recording.events, recording.names);
-  const Analysis analysis = analyze(source);
-  write_run_directory(staged.path(), info, recording, analysis, ViewOptions{});
+  const ProfiledRun run = profile_traced("cpu", budget_bytes, configuration.info, first_step);
+  write_run_directory(staged.path(), run.info, run.recording, run.analysis, ViewOptions{});
   staged.commit();
-  if (out_of_memory) {
-    print_out_of_memory_report(std::cout, info, analysis);
+  if (run.info.out_of_memory) {
+    print_out_of_memory_report(std::cout, run.info, run.analysis);
     std::cout << "wrote " << (out / name).string() << "\n";
-    throw OutOfMemory(describe_out_of_memory(*out_of_memory));
+    throw_if_out_of_memory(run);
   }
-  return {name, analysis.peak.bytes, analysis.activation_bytes};
+  return {name, run.analysis.peak.bytes, run.analysis.activation_bytes};
 }
 
 // A resumed run's first steps were profiled by the run it continues: their run directories say what they used.
@@ -193,10 +144,11 @@ void print_epoch(const LockstepTraining& training) {
 }
 
 void write_training_files(const fs::path& out, const LockstepTraining& training,
-                          const std::vector<FirstStepMemory>& memory) {
+                          const std::vector<FirstStepMemory>& memory,
+                          const std::optional<TrainingOutOfMemory>& out_of_memory) {
   write_file_atomically(out / "curves.csv", curves_csv(training));
   write_file_atomically(out / "curves.svg", curves_svg(training));
-  write_file_atomically(out / "summary.json", training_summary(training, memory).dump(2) + "\n");
+  write_file_atomically(out / "summary.json", training_summary(training, memory, out_of_memory).dump(2) + "\n");
 }
 
 data::ImageDataset load_dataset(const TrainArgs& args) {
@@ -237,11 +189,20 @@ int run_train(TrainArgs args) {
     memory.resize(training.configurations().size());
   }
 
-  ProgressLine progress(stderr, show_progress());
+  // The epoch lines on stdout share the terminal with the progress line; with stdout going to a log, nobody watches.
+  ProgressLine progress(stderr, show_progress() && ::isatty(STDOUT_FILENO) == 1);
   auto phase_start = std::chrono::steady_clock::now();
+  std::optional<TrainingOutOfMemory> out_of_memory;
   EpochHooks hooks;
   hooks.around_first_step = [&](size_t index, const std::function<void()>& first_step) {
-    memory[index] = profile_first_step(first_step, training.configurations()[index], args.budget_bytes, out);
+    const TrainingConfiguration& configuration = training.configurations()[index];
+    memory[index].run_dir = first_step_dir(configuration.policy);
+    try {
+      memory[index] = profile_first_step(first_step, configuration, args.budget_bytes, out);
+    } catch (const OutOfMemory& e) {
+      out_of_memory = TrainingOutOfMemory{configuration.policy.spec, e.what()};
+      throw;
+    }
   };
   hooks.on_batch = [&](const EpochProgress& batch) {
     const auto now = std::chrono::steady_clock::now();
@@ -251,15 +212,20 @@ int run_train(TrainArgs args) {
   hooks.on_epoch_end = [&] {
     progress.clear();
     save_checkpoint(checkpoint, training);
-    write_training_files(out, training, memory);
+    write_training_files(out, training, memory, out_of_memory);
     print_epoch(training);
   };
   g_stop_requested.store(false);
   hooks.stop = &g_stop_requested;
   bool finished = false;
-  {
+  try {
     StopOnInterrupt interrupt;
     finished = training.train(hooks);
+  } catch (const OutOfMemory&) {
+    // Like a real out-of-memory, the budget ends the run; the summary says where.
+    progress.clear();
+    write_training_files(out, training, memory, out_of_memory);
+    throw;
   }
   progress.clear();
   if (!finished) {
@@ -271,7 +237,7 @@ int run_train(TrainArgs args) {
               << "\n";
     return kInterrupted;
   }
-  write_training_files(out, training, memory);
+  write_training_files(out, training, memory, out_of_memory);
   std::cout << "wrote " << out.string() << "/{curves.csv,curves.svg,summary.json,checkpoint.pt";
   for (const auto& m : memory) std::cout << "," << m.run_dir << "/";
   std::cout << "}\n";

@@ -178,7 +178,8 @@ std::string curves_svg(const LockstepTraining& training) {
   return svg.str();
 }
 
-nlohmann::ordered_json training_summary(const LockstepTraining& training, const std::vector<FirstStepMemory>& memory) {
+nlohmann::ordered_json training_summary(const LockstepTraining& training, const std::vector<FirstStepMemory>& memory,
+                                        const std::optional<TrainingOutOfMemory>& out_of_memory) {
   const EpochTrainingOptions& options = training.options();
   const data::ImageDataset& dataset = training.dataset();
   const int64_t test_batches = data::batch_count(dataset.test.size(), options.training.batch, options.limit_batches, false);
@@ -217,6 +218,9 @@ nlohmann::ordered_json training_summary(const LockstepTraining& training, const 
           {"test_examples", std::min(dataset.test.size(), test_batches * options.training.batch)},
           {"epochs", options.epochs},
           {"completed_epochs", training.completed_epochs()},
+          {"out_of_memory", out_of_memory ? nlohmann::ordered_json{{"compress", out_of_memory->compress},
+                                                                   {"diagnosis", out_of_memory->diagnosis}}
+                                          : nlohmann::ordered_json(nullptr)},
           {"configurations", configurations}};
 }
 

@@ -20,10 +20,15 @@ struct Outcome {
 // run() executes trainmem with `args` in the shell, its output captured in the test's temporary directory.
 class CliTest : public TempDirTest {
  protected:
-  Outcome run(const std::string& args) {
-    const std::string command = std::string(TRAINMEM_BINARY) + " " + args + " >" + (dir_ / "stdout").string() +
-                                " 2>" + (dir_ / "stderr").string();
-    const int status = std::system(command.c_str());
+  Outcome run(const std::string& args) { return outcome(std::system(command(args).c_str())); }
+
+  // The shell command run() executes, for tests that start it themselves (to signal it, say).
+  std::string command(const std::string& args) const {
+    return std::string(TRAINMEM_BINARY) + " " + args + " >" + (dir_ / "stdout").string() + " 2>" +
+           (dir_ / "stderr").string();
+  }
+  // What a command() that ended with wait status `status` left.
+  Outcome outcome(int status) const {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(dir_ / "stdout"),
             slurp(dir_ / "stderr")};
   }

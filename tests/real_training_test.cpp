@@ -14,6 +14,7 @@
 #include "data/fashion_mnist.h"
 #include "data/idx_file.h"
 #include "reports/errors.h"
+#include "reports/output_dir.h"
 #include "training/epoch_training.h"
 
 namespace trainmem {
@@ -34,7 +35,10 @@ class IdxFile : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("trainmem-idx-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    std::error_code ignored;
+    remove_tree(dir_, ignored);
+  }
 
   fs::path write_plain(const std::string& name, const std::string& bytes) {
     std::ofstream(dir_ / name, std::ios::binary) << bytes;

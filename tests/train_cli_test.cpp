@@ -1,38 +1,31 @@
 // `trainmem train` end to end: curves, summary and first-step run directories; a resumed run reproducing an
-// uninterrupted one; Ctrl-C keeping the complete epochs; one clear line for every kind of bad input.
+// uninterrupted one; Ctrl-C keeping the complete epochs; the progress line only on a terminal; --budget as an
+// out-of-memory; one clear line for every kind of bad input.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include <csignal>
-#include <cstdlib>
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
+
+#include "data/fashion_mnist.h"
+#include "tests/cli_runner.h"
 
 namespace trainmem {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using testing::Outcome;
+using testing::slurp;
 
-// resnet18 at 32 px, batch 8, two batches per epoch, one thread: a few seconds a run.
+// resnet18 at 32 px, batch 8, two batches per epoch (of training and of testing), one thread: seconds a run.
 const std::string kTiny = "train --model resnet18 --batch 8 --resolution 32 --limit-batches 2 --threads 1 ";
-
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  return buffer.str();
-}
 
 // curves.csv without its seconds column (wall time differs from run to run; everything else must not).
 std::string curves_without_time(const fs::path& path) {
@@ -51,26 +44,14 @@ std::string curves_without_time(const fs::path& path) {
 
 int count_lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
 
-class TrainCli : public ::testing::Test {
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream file(path);
+  return nlohmann::json::parse(file);
+}
+
+class TrainCli : public testing::CliTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("trainmem-train-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string command(const std::string& args) const {
-    return std::string(TRAINMEM_BINARY) + " " + args + " >" + (dir_ / "stdout").string() + " 2>" +
-           (dir_ / "stderr").string();
-  }
-  Outcome outcome(int status) const {
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(dir_ / "stdout"),
-            slurp(dir_ / "stderr")};
-  }
-  Outcome run(const std::string& args) { return outcome(std::system(command(args).c_str())); }
-
+  // A bad input: exactly one line on stderr that names the problem, and the exit code `code`.
   void expect_clear_failure(const std::string& args, const std::string& mentions, int code = 2) {
     const Outcome result = run(args);
     EXPECT_EQ(result.exit_code, code) << args << "\n" << result.err;
@@ -78,7 +59,12 @@ class TrainCli : public ::testing::Test {
     EXPECT_NE(result.err.find(mentions), std::string::npos) << result.err;
   }
 
-  fs::path dir_;
+  // Runs `shell_command` on a pseudo-terminal (util-linux's script), returning what the terminal showed.
+  Outcome run_on_terminal(const std::string& shell_command) {
+    const std::string command = "script -qefc '" + shell_command + "' /dev/null >" + (dir_ / "stdout").string() +
+                                " 2>" + (dir_ / "stderr").string() + " </dev/null";
+    return outcome(std::system(command.c_str()));
+  }
 };
 
 TEST_F(TrainCli, LockstepWritesCurvesSummaryAndAnalyzableFirstSteps) {
@@ -86,29 +72,36 @@ TEST_F(TrainCli, LockstepWritesCurvesSummaryAndAnalyzableFirstSteps) {
   const Outcome train = run(kTiny + "--epochs 2 --lockstep none,2 --out " + out.string());
   ASSERT_EQ(train.exit_code, 0) << train.err;
   EXPECT_NE(train.out.find("epoch 2/2  compress 2"), std::string::npos) << train.out;
+  EXPECT_EQ(train.err, "");
 
   const std::string curves = slurp(out / "curves.csv");
   EXPECT_EQ(curves.rfind("configuration,epoch,train_loss,test_loss,test_top1,test_top5,seconds,data_checksum\n", 0), 0u);
   EXPECT_EQ(count_lines(curves), 1 + 2 * 2) << curves;
+  EXPECT_NE(curves.find("\nnone,2,"), std::string::npos) << curves;
+  EXPECT_NE(curves.find("\n2,2,"), std::string::npos) << curves;
   EXPECT_NE(slurp(out / "curves.svg").find("<polyline"), std::string::npos);
 
-  std::ifstream summary_file(out / "summary.json");
-  const auto summary = nlohmann::json::parse(summary_file);
+  const auto summary = read_json(out / "summary.json");
+  EXPECT_EQ(summary["format"], "trainmem-train");
   EXPECT_EQ(summary["dataset"], "fashion-mnist");
+  EXPECT_EQ(summary["epochs"], 2);
   EXPECT_EQ(summary["completed_epochs"], 2);
   EXPECT_EQ(summary["train_batches_per_epoch"], 2);
   EXPECT_EQ(summary["test_examples"], 16);
+  EXPECT_TRUE(summary["out_of_memory"].is_null());
   ASSERT_EQ(summary["configurations"].size(), 2u);
   const auto& none = summary["configurations"][0];
   const auto& pooled = summary["configurations"][1];
+  EXPECT_EQ(none["compress"], "none");
   EXPECT_EQ(none["top1_gap_to_baseline"], 0.0);
+  EXPECT_EQ(none["final"]["epoch"], 2);
   EXPECT_LT(pooled["first_step_activation_bytes"].get<int64_t>(), none["first_step_activation_bytes"].get<int64_t>());
 
-  // Each first step is a run directory like profile's: analyze recomputes its summary.
+  // Each first step is a run directory like profile's, of one step: analyze recomputes its summary.
   const fs::path first_step = out / pooled["first_step_run"].get<std::string>();
-  std::ifstream run_summary_file(first_step / "summary.json");
-  const auto run_summary = nlohmann::json::parse(run_summary_file);
+  const auto run_summary = read_json(first_step / "summary.json");
   EXPECT_EQ(run_summary["peak_bytes"], pooled["first_step_peak_bytes"]);
+  EXPECT_EQ(run_summary["steps"], 1);
   const Outcome analyze = run("analyze " + first_step.string() + " --out " + (dir_ / "again").string());
   ASSERT_EQ(analyze.exit_code, 0) << analyze.err;
   EXPECT_EQ(slurp(dir_ / "again" / "summary.json"), slurp(first_step / "summary.json"));
@@ -121,9 +114,26 @@ TEST_F(TrainCli, ResumeReproducesTheUninterruptedCurve) {
   const Outcome resumed = run(kTiny + "--epochs 2 --lockstep none,4 --resume --out " + split.string());
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.out.find("after epoch 1"), std::string::npos) << resumed.out;
+  EXPECT_EQ(count_lines(slurp(split / "curves.csv")), 1 + 2 * 2);
   EXPECT_EQ(curves_without_time(split / "curves.csv"), curves_without_time(whole / "curves.csv"));
-  std::ifstream summary_file(split / "summary.json");
-  EXPECT_GT(nlohmann::json::parse(summary_file)["configurations"][1]["first_step_peak_bytes"].get<int64_t>(), 0);
+  EXPECT_GT(read_json(split / "summary.json")["configurations"][1]["first_step_peak_bytes"].get<int64_t>(), 0);
+}
+
+// The same run reads the same numbers from the plain (gunzipped) files in another directory as from the package's
+// gzip files: --data-dir is honoured, both encodings read alike, and training is deterministic.
+TEST_F(TrainCli, PlainFilesElsewhereTrainExactlyAsThePackagesFiles) {
+  const fs::path data = dir_ / "data";
+  fs::create_directories(data);
+  for (const char* name : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                           "t10k-labels-idx1-ubyte"}) {
+    const std::string gunzip = "gunzip -c " + (fs::path(data::kFashionMnistDir) / name).string() + ".gz >" +
+                               (data / name).string();
+    ASSERT_EQ(std::system(gunzip.c_str()), 0) << gunzip;
+  }
+  ASSERT_EQ(run(kTiny + "--epochs 1 --out " + (dir_ / "package").string()).exit_code, 0);
+  const Outcome plain = run(kTiny + "--epochs 1 --data-dir " + data.string() + " --out " + (dir_ / "plain").string());
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(curves_without_time(dir_ / "plain" / "curves.csv"), curves_without_time(dir_ / "package" / "curves.csv"));
 }
 
 TEST_F(TrainCli, CtrlCStopsAfterTheBatchKeepingTheCompleteEpochs) {
@@ -134,23 +144,69 @@ TEST_F(TrainCli, CtrlCStopsAfterTheBatchKeepingTheCompleteEpochs) {
     ::execl("/bin/sh", "sh", "-c", ("exec " + command(kTiny + "--epochs 1000 --out " + out.string())).c_str(), nullptr);
     ::_exit(127);
   }
+  // Once the first epoch is written, the run is in the middle of the second.
   for (int i = 0; i < 600 && !fs::exists(out / "curves.csv"); ++i) std::this_thread::sleep_for(100ms);
+  const auto signalled = std::chrono::steady_clock::now();
   ::kill(child, SIGINT);
   int status = 0;
   ::waitpid(child, &status, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 10s) << "stops after the current batch, not the epoch";
   const Outcome stopped = outcome(status);
   EXPECT_EQ(stopped.exit_code, 130) << stopped.err;
   EXPECT_EQ(count_lines(stopped.err), 1) << stopped.err;
   EXPECT_NE(stopped.err.find("--resume"), std::string::npos) << stopped.err;
-  const auto summary = nlohmann::json::parse(slurp(out / "summary.json"));
+  const auto summary = read_json(out / "summary.json");
   const int64_t epochs = summary["completed_epochs"];
   EXPECT_GE(epochs, 1);
   EXPECT_LT(epochs, 1000);
   EXPECT_EQ(count_lines(slurp(out / "curves.csv")), 1 + epochs);
   EXPECT_TRUE(fs::exists(out / "checkpoint.pt"));
+  // What was kept is whole: the run continues from it.
+  const Outcome resumed = run(kTiny + "--epochs " + std::to_string(epochs + 1) + " --resume --out " + out.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(read_json(out / "summary.json")["completed_epochs"], epochs + 1);
 }
 
-TEST_F(TrainCli, RejectsMissingData) {
+TEST_F(TrainCli, ShowsTheProgressLineOnlyOnATerminalAndNotWhenQuiet) {
+  const std::string one_batch = "train --model resnet18 --batch 8 --resolution 32 --limit-batches 1 --threads 1 --epochs 1 ";
+  const std::string train = std::string(TRAINMEM_BINARY) + " " + one_batch + "--out ";
+  const Outcome terminal = run_on_terminal(train + (dir_ / "terminal").string());
+  ASSERT_EQ(terminal.exit_code, 0) << terminal.out;
+  EXPECT_NE(terminal.out.find("epoch 1/1 train ["), std::string::npos) << terminal.out;
+  EXPECT_NE(terminal.out.find("ETA 0:"), std::string::npos) << terminal.out;
+
+  const Outcome quiet = run_on_terminal(train + (dir_ / "quiet").string() + " --quiet");
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.out;
+  EXPECT_EQ(quiet.out, "");
+
+  // stdout to a file, stderr still on the terminal: nobody watches the run.
+  const Outcome logged = run_on_terminal(train + (dir_ / "logged").string() + " >" + (dir_ / "log").string());
+  ASSERT_EQ(logged.exit_code, 0) << logged.out;
+  EXPECT_EQ(logged.out, "");
+  EXPECT_NE(slurp(dir_ / "log").find("epoch 1/1  compress none"), std::string::npos);
+
+  const Outcome piped = run(one_batch + "--out " + (dir_ / "piped").string());
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.err.find("ETA"), std::string::npos) << piped.err;
+}
+
+TEST_F(TrainCli, BudgetStopsTheProfiledFirstStepAsOutOfMemory) {
+  const fs::path out = dir_ / "train";
+  expect_clear_failure(kTiny + "--epochs 1 --lockstep none,4 --budget 20MiB --out " + out.string(), "out of memory", 3);
+  EXPECT_FALSE(read_json(out / "first-step-none" / "summary.json")["out_of_memory"].is_null());
+  const auto summary = read_json(out / "summary.json");
+  EXPECT_EQ(summary["out_of_memory"]["compress"], "none");
+  EXPECT_NE(summary["out_of_memory"]["diagnosis"].get<std::string>().find("out of memory in"), std::string::npos);
+  EXPECT_EQ(summary["completed_epochs"], 0);
+  EXPECT_FALSE(fs::exists(out / "checkpoint.pt"));
+
+  // A budget the first steps fit in changes nothing.
+  const Outcome fits = run(kTiny + "--epochs 1 --budget 4GiB --out " + (dir_ / "fits").string());
+  ASSERT_EQ(fits.exit_code, 0) << fits.err;
+  EXPECT_TRUE(read_json(dir_ / "fits" / "summary.json")["out_of_memory"].is_null());
+}
+
+TEST_F(TrainCli, RejectsMissingDataNamingThePackage) {
   expect_clear_failure(kTiny + "--epochs 1 --data-dir " + (dir_ / "none").string(), "dataset-fashion-mnist");
 }
 
@@ -164,26 +220,27 @@ TEST_F(TrainCli, RejectsACorruptIdxFile) {
   expect_clear_failure(kTiny + "--epochs 1 --data-dir " + data.string(), "train-images-idx3-ubyte is not an IDX file");
 }
 
-TEST_F(TrainCli, RejectsAnUnknownDataset) {
+TEST_F(TrainCli, RejectsBadSettings) {
   expect_clear_failure(kTiny + "--epochs 1 --dataset cifar-10", "valid datasets: fashion-mnist");
+  expect_clear_failure(kTiny + "--epochs 0", "--epochs must be positive");
+  expect_clear_failure(kTiny + "--epochs 1 --lr -1", "must be positive");
+  expect_clear_failure(kTiny + "--epochs 1 --optimizer rmsprop", "valid optimizers: sgd, adam");
+  expect_clear_failure(kTiny + "--epochs 1 --lockstep none,2,none", "--lockstep lists none twice");
+  expect_clear_failure(kTiny + "--epochs 1 --lockstep none,3x", "3x");
+  expect_clear_failure(kTiny + "--epochs 1 --lockstep none,2 --compress 4", "excludes");
+  expect_clear_failure("train --model resnet18 --epochs 1 --batch 70000", "exceeds the 60000 training examples");
 }
-
-TEST_F(TrainCli, RejectsZeroEpochs) { expect_clear_failure(kTiny + "--epochs 0", "--epochs must be positive"); }
 
 TEST_F(TrainCli, RejectsResumeWithoutACheckpointOrWithOtherSettings) {
   const fs::path out = dir_ / "train";
   expect_clear_failure(kTiny + "--epochs 1 --resume --out " + out.string(), "no checkpoint to resume");
   ASSERT_EQ(run(kTiny + "--epochs 1 --out " + out.string()).exit_code, 0);
   expect_clear_failure(kTiny + "--epochs 2 --out " + out.string(), "continue it with --resume");
-  expect_clear_failure("train --batch 4 --resolution 32 --limit-batches 2 --threads 1 --epochs 2 --resume --out " + out.string(),
+  expect_clear_failure("train --batch 4 --resolution 32 --limit-batches 2 --threads 1 --epochs 2 --resume --out " +
+                           out.string(),
                        "--batch 8, not 4");
-}
-
-TEST_F(TrainCli, BudgetStopsTheProfiledFirstStepAsOutOfMemory) {
-  const fs::path out = dir_ / "train";
-  expect_clear_failure(kTiny + "--epochs 1 --budget 20MiB --out " + out.string(), "out of memory", 3);
-  std::ifstream run_summary(out / "first-step-none" / "summary.json");
-  EXPECT_FALSE(nlohmann::json::parse(run_summary)["out_of_memory"].is_null());
+  std::ofstream(out / "checkpoint.pt", std::ios::trunc) << "damaged";
+  expect_clear_failure(kTiny + "--epochs 2 --resume --out " + out.string(), "is unreadable");
 }
 
 }  // namespace

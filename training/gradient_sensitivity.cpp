@@ -12,7 +12,7 @@ namespace trainmem {
 namespace {
 
 // Weight gradients of every Conv2d after one forward and backward on `batch`.
-std::vector<torch::Tensor> conv_weight_gradients(models::Classifier& model, const SyntheticBatch& batch,
+std::vector<torch::Tensor> conv_weight_gradients(models::Classifier& model, const LabelledBatch& batch,
                                                  const std::vector<torch::nn::Conv2dImpl*>& convs) {
   model.zero_grad();
   torch::nn::functional::cross_entropy(model.forward(batch.images), batch.targets).backward();
@@ -38,7 +38,7 @@ std::vector<LayerSensitivity> gradient_sensitivity(const TrainingOptions& option
     result.push_back({conv.module, conv.k > 1 ? conv.k : 0, 0.0});
   }
   for (int b = 0; b < batches; ++b) {
-    const SyntheticBatch batch = synthetic_batch(options);
+    const LabelledBatch batch = synthetic_batch(options);
     // BatchNorm's running statistics move with every forward; batch statistics (used in training mode) do not.
     const auto exact = conv_weight_gradients(*model, batch, convs);
     compression::apply_compression(*model, plan);

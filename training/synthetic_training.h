@@ -1,7 +1,6 @@
 #pragma once
-// The training loop every command shares: a model from the registry trained on seeded synthetic data,
-// with the phases and identities (parameters, gradients, input) announced to the tracer's Recorder.
-// Announcing costs nothing when no recording is active.
+// The profiling commands' training loop: a model from the registry trained a few steps on seeded synthetic data,
+// each step the one training_step.h shares with epoch training.
 #include <cstdint>
 
 #include <string>
@@ -40,14 +39,16 @@ double steady_step_seconds(const TrainingResult& result);
 // Throws std::invalid_argument (one-line message) for options no model can train with.
 void validate(const TrainingOptions& options);
 
-// One batch of seeded synthetic data: N x 3 x R x R standard-normal images and uniform class targets,
-// drawn from LibTorch's default generator (seed it with torch::manual_seed) on the CPU, so that every device
-// trains on the same numbers.
-struct SyntheticBatch {
+// Model input with its class targets, on the CPU.
+struct LabelledBatch {
   at::Tensor images;
   at::Tensor targets;
 };
-SyntheticBatch synthetic_batch(const TrainingOptions& options);
+
+// One batch of seeded synthetic data: N x 3 x R x R standard-normal images and uniform class targets,
+// drawn from LibTorch's default generator (seed it with torch::manual_seed) on the CPU, so that every device
+// trains on the same numbers.
+LabelledBatch synthetic_batch(const TrainingOptions& options);
 TrainingResult train_synthetic(const TrainingOptions& options);
 // The same, filling `result` as it goes: when training throws (an out-of-memory, say), `result` keeps the run's
 // settings, and its model table once the model was built.

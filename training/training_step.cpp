@@ -32,7 +32,9 @@ std::vector<ModuleInfo> module_table(const models::Classifier& model) {
 }
 
 void tag_storage(const at::Tensor& tensor, Tag tag) {
-  if (tensor.defined()) Recorder::instance().tag(tensor.storage().data_ptr().get(), tag);
+  if (!tensor.defined()) return;
+  const int8_t device = tensor.is_cuda() ? static_cast<int8_t>(tensor.get_device()) : kCpuDevice;
+  Recorder::instance().tag(tensor.storage().data_ptr().get(), tag, device);
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name, double learning_rate,
@@ -54,12 +56,15 @@ TrainableModel build_trainable_model(const TrainingOptions& options, double lear
   info.optimizer = options.optimizer;
   info.seed = options.seed;
   info.threads = at::get_num_threads();
-  torch::manual_seed(options.seed);
+  info.device = options.device;
   TrainableModel trainable;
+  trainable.device = c10::Device(options.device);
+  torch::manual_seed(options.seed);
   {
     PhaseScope phase(Phase::kInit);
     trainable.model = models::build_model(*models::find_model(options.model), options.num_classes);
     trainable.model->train();
+    trainable.model->to(trainable.device);
     for (const auto& p : trainable.model->parameters()) {
       tag_storage(p, Tag::kParameter);
       info.parameter_count += p.numel();
@@ -86,8 +91,8 @@ double train_step(TrainableModel& trainable, const std::function<LabelledBatch()
   {
     PhaseScope phase(Phase::kInput);
     LabelledBatch batch = make_batch();
-    images = std::move(batch.images);
-    targets = std::move(batch.targets);
+    images = batch.images.to(trainable.device);
+    targets = batch.targets.to(trainable.device);
     tag_storage(images, Tag::kInput);
     tag_storage(targets, Tag::kInput);
   }
@@ -102,7 +107,7 @@ double train_step(TrainableModel& trainable, const std::function<LabelledBatch()
   }
   PhaseScope phase(Phase::kOptimizer);
   trainable.optimizer->step();
-  trainable.optimizer->zero_grad();
+  trainable.optimizer->zero_grad();  // frees the gradients (set_to_none), as PyTorch does by default
   const double value = loss.item<double>();
   // Freed in the optimizer phase, where the step that made them ends.
   images.reset();
