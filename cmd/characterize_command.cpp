@@ -79,7 +79,9 @@ std::string out_of_memory_note(const ProfiledRun& run, int64_t batch) {
 }
 
 Row characterize(const CharacterizeArgs& args, const std::string& model) {
-  Row row{model, resolution_for(model, args.training.resolution)};
+  Row row;
+  row.model = model;
+  row.resolution = resolution_for(model, args.training.resolution);
   const int64_t first = args.extrapolate_from > 0 ? args.extrapolate_from : args.training.batch;
   const ProfiledRun run = measure(args.training, model, first);
   row.parameter_bytes = run.info.parameter_bytes;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -66,8 +67,8 @@ TEST_F(Characterize, MeasuresEachModelAndWritesRowsSortedByActivationShare) {
     EXPECT_GT(activations, 0);
     EXPECT_DOUBLE_EQ(row["activation_share"].get<double>(),
                      static_cast<double>(activations) / static_cast<double>(activations + parameters));
-    if (row["model"] == "resnet18") EXPECT_EQ(parameters, 4 * 11'689'512);
-    if (row["model"] == "mobilenet_v2") EXPECT_EQ(parameters, 4 * 3'504'872);
+    const std::map<std::string, int64_t> torchvision_parameters{{"resnet18", 11'689'512}, {"mobilenet_v2", 3'504'872}};
+    EXPECT_EQ(parameters, 4 * torchvision_parameters.at(row["model"].get<std::string>()));
   }
   EXPECT_GE(rows[0]["activation_share"].get<double>(), rows[1]["activation_share"].get<double>());
 
