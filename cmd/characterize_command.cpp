@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "cmd/affine_law.h"
@@ -24,6 +25,7 @@ struct CharacterizeArgs {
   std::string models;
   TrainingOptions training;      // batch, resolution, seed, threads; one step
   int64_t extrapolate_from = 0;  // 0: measure at --batch; else at this batch and twice it
+  int64_t budget_bytes = 0;      // 0: the memory available
   bool json = false;
   std::string out;  // .csv or .json
 };
@@ -31,7 +33,7 @@ struct CharacterizeArgs {
 struct Row {
   std::string model;
   int64_t resolution = 0;
-  int64_t parameter_bytes = 0;
+  std::optional<int64_t> parameter_bytes;  // none when the parameters alone did not fit
   int64_t activation_bytes = 0;
   double activation_share = 0;
   std::string out_of_memory;  // the diagnosis, when the measurement ran out of memory
@@ -65,29 +67,34 @@ std::vector<std::string> model_list(const CharacterizeArgs& args) {
   return names;
 }
 
-ProfiledRun measure(TrainingOptions options, const std::string& model, int64_t batch) {
+ProfiledRun measure(const CharacterizeArgs& args, const std::string& model, int64_t batch) {
+  TrainingOptions options = args.training;
   options.model = model;
   options.batch = batch;
   options.resolution = resolution_for(model, options.resolution);
-  return profile_training(options);
+  return profile_training(options, args.budget_bytes);
 }
 
 // Where a measurement ran out of memory, for the row; empty when it did not.
 std::string out_of_memory_note(const ProfiledRun& run, int64_t batch) {
   if (!run.info.out_of_memory) return "";
+  if (run.info.out_of_memory->phase == "init") return "in init: the parameters alone do not fit";
   return "in " + run.info.out_of_memory->phase + " at batch " + std::to_string(batch);
 }
 
 Row characterize(const CharacterizeArgs& args, const std::string& model) {
-  Row row{model, resolution_for(model, args.training.resolution)};
+  Row row;
+  row.model = model;
+  row.resolution = resolution_for(model, args.training.resolution);
   const int64_t first = args.extrapolate_from > 0 ? args.extrapolate_from : args.training.batch;
-  const ProfiledRun run = measure(args.training, model, first);
+  const ProfiledRun run = measure(args, model, first);
+  row.out_of_memory = out_of_memory_note(run, first);
+  if (run.info.out_of_memory && run.info.out_of_memory->phase == "init") return row;
   row.parameter_bytes = run.info.parameter_bytes;
   row.activation_bytes = run.analysis.activation_bytes;
-  row.out_of_memory = out_of_memory_note(run, first);
   if (!row.out_of_memory.empty()) return row;
   if (args.extrapolate_from > 0) {
-    const ProfiledRun twice = measure(args.training, model, 2 * first);
+    const ProfiledRun twice = measure(args, model, 2 * first);
     row.out_of_memory = out_of_memory_note(twice, 2 * first);
     if (!row.out_of_memory.empty()) return row;
     const AffineLaw law =
@@ -95,7 +102,7 @@ Row characterize(const CharacterizeArgs& args, const std::string& model) {
     row.activation_bytes = static_cast<int64_t>(std::llround(law.at(args.training.batch)));
   }
   row.activation_share =
-      static_cast<double>(row.activation_bytes) / static_cast<double>(row.activation_bytes + row.parameter_bytes);
+      static_cast<double>(row.activation_bytes) / static_cast<double>(row.activation_bytes + *row.parameter_bytes);
   return row;
 }
 
@@ -110,8 +117,8 @@ nlohmann::ordered_json to_json(const CharacterizeArgs& args, const std::vector<R
   for (const Row& row : rows) {
     nlohmann::ordered_json item = {{"model", row.model},
                                    {"batch", args.training.batch},
-                                   {"resolution", row.resolution},
-                                   {"parameter_bytes", row.parameter_bytes}};
+                                   {"resolution", row.resolution}};
+    if (row.parameter_bytes) item["parameter_bytes"] = *row.parameter_bytes;
     if (row.out_of_memory.empty()) {
       item["activation_bytes"] = row.activation_bytes;
       item["activation_share"] = row.activation_share;
@@ -128,7 +135,8 @@ std::string to_csv(const CharacterizeArgs& args, const std::vector<Row>& rows) {
   std::ostringstream csv;
   csv << "model,batch,resolution,parameter_bytes,activation_bytes,activation_share,method\n";
   for (const Row& row : rows) {
-    csv << row.model << "," << args.training.batch << "," << row.resolution << "," << row.parameter_bytes << ",";
+    csv << row.model << "," << args.training.batch << "," << row.resolution << ","
+        << (row.parameter_bytes ? std::to_string(*row.parameter_bytes) : "") << ",";
     if (row.out_of_memory.empty()) {
       csv << row.activation_bytes << "," << std::setprecision(6) << row.activation_share;
     } else {
@@ -147,7 +155,7 @@ void print_table(const CharacterizeArgs& args, const std::vector<Row>& rows) {
             << "\n";
   for (const Row& row : rows) {
     std::cout << std::left << std::setw(22) << row.model << std::right << std::setw(6) << row.resolution
-              << std::setw(14) << format_bytes(row.parameter_bytes);
+              << std::setw(14) << (row.parameter_bytes ? format_bytes(*row.parameter_bytes) : "-");
     if (row.out_of_memory.empty()) {
       std::ostringstream share;
       share << std::fixed << std::setprecision(1) << 100 * row.activation_share << "%";
@@ -188,12 +196,15 @@ int run_characterize(CharacterizeArgs args) {
     print_table(args, rows);
   }
   std::string failed;
+  bool batch_too_large = false;  // a smaller batch may fit, unlike parameters that do not
   for (const Row& row : rows) {
-    if (!row.out_of_memory.empty()) failed += (failed.empty() ? "" : ", ") + row.model;
+    if (row.out_of_memory.empty()) continue;
+    failed += (failed.empty() ? "" : ", ") + row.model + " (" + row.out_of_memory + ")";
+    batch_too_large |= row.parameter_bytes.has_value();
   }
   if (!failed.empty()) {
-    throw OutOfMemory("ran out of memory measuring " + failed + " (try " +
-                      (args.extrapolate_from > 1 ? "a smaller --extrapolate-from" : "--extrapolate-from 1") + ")");
+    const std::string hint = args.extrapolate_from > 1 ? "a smaller --extrapolate-from" : "--extrapolate-from 1";
+    throw OutOfMemory("ran out of memory measuring " + failed + (batch_too_large ? "; try " + hint : ""));
   }
   return kOk;
 }
@@ -210,6 +221,7 @@ void add_characterize_command(CLI::App& app, Action& action) {
   cmd->add_option("--seed", args->training.seed, "Seed of weights and synthetic data")->capture_default_str();
   cmd->add_option("--threads", args->training.threads, "CPU threads (0: LibTorch's default)")->capture_default_str();
   add_device_option(*cmd, args->training);
+  add_budget_option(*cmd, args->budget_bytes);
   cmd->add_option("--extrapolate-from", args->extrapolate_from,
                   "Measure at this batch and twice it, and extrapolate activations to --batch with S(B) = a + b·B");
   cmd->add_flag("--json", args->json, "Print JSON");

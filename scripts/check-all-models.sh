@@ -32,5 +32,5 @@ sys.exit(1 if bad else 0)
 '
 
 echo "check-all-models: outputs against torchvision"
-"$build/tests/trainmem_torch_tests" --gtest_also_run_disabled_tests \
-  --gtest_filter='DISABLED_TorchvisionOracle/EveryModel.*' "$@"
+"$build/tests/trainmem_oracle_tests" --gtest_also_run_disabled_tests \
+  --gtest_filter='DISABLED_EveryModel/*' "$@"

@@ -1,11 +1,13 @@
-// `trainmem characterize` end to end: the rows and files it writes, and the affine law it extrapolates with,
-// checked against a real measurement at the target batch.
+// `trainmem characterize` end to end: the rows and files it writes, the affine law it extrapolates with, checked
+// against a real measurement at the target batch, and its activation bytes against what torchvision saves for
+// backward (tests/oracle/saved_for_backward.py).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -66,8 +68,8 @@ TEST_F(Characterize, MeasuresEachModelAndWritesRowsSortedByActivationShare) {
     EXPECT_GT(activations, 0);
     EXPECT_DOUBLE_EQ(row["activation_share"].get<double>(),
                      static_cast<double>(activations) / static_cast<double>(activations + parameters));
-    if (row["model"] == "resnet18") EXPECT_EQ(parameters, 4 * 11'689'512);
-    if (row["model"] == "mobilenet_v2") EXPECT_EQ(parameters, 4 * 3'504'872);
+    const std::map<std::string, int64_t> torchvision_parameters{{"resnet18", 11'689'512}, {"mobilenet_v2", 3'504'872}};
+    EXPECT_EQ(parameters, 4 * torchvision_parameters.at(row["model"].get<std::string>()));
   }
   EXPECT_GE(rows[0]["activation_share"].get<double>(), rows[1]["activation_share"].get<double>());
 
@@ -87,6 +89,46 @@ TEST_F(Characterize, AffineLawFromTwoSmallBatchesPredictsTheMeasurement) {
   EXPECT_EQ(extrapolated, measured);
   const Outcome table = run("--models resnet18 --resolution 32 --batch 8 --extrapolate-from 2");
   EXPECT_NE(table.out.find("extrapolated with S(B) = a + b·B from batches 2 and 4"), std::string::npos) << table.out;
+}
+
+// The sweep goes on past a model that does not fit, and the command ends saying which did not.
+TEST_F(Characterize, ReportsAModelThatDoesNotFitAndMeasuresTheRest) {
+  const Outcome outcome = run("--models vgg11,resnet18 --batch 2 --resolution 32 --budget 200MiB --json");
+  EXPECT_EQ(outcome.exit_code, 3) << outcome.err;
+  EXPECT_EQ(outcome.err,
+            "trainmem: ran out of memory measuring vgg11 (in init: the parameters alone do not fit)\n");
+  const auto rows = nlohmann::json::parse(outcome.out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["model"], "resnet18");
+  EXPECT_GT(rows[0]["activation_bytes"].get<int64_t>(), 0);
+  EXPECT_EQ(rows[1]["model"], "vgg11");
+  EXPECT_FALSE(rows[1].contains("parameter_bytes"));
+  EXPECT_FALSE(rows[1].contains("activation_bytes"));
+  EXPECT_EQ(rows[1]["out_of_memory"], "in init: the parameters alone do not fit");
+}
+
+// Activations as `profile` defines them are what autograd keeps for backward: the same storages torchvision
+// saves, except the 4-byte loss, which our forward phase holds and no backward node saves. Models: plain
+// convolutions, squeeze-excitation with stochastic depth, auxiliary heads computed and dropped, window attention.
+TEST_F(Characterize, ActivationBytesAreTorchvisionsSavedForBackwardBytes) {
+  const Outcome outcome = run("--models resnet18,efficientnet_b0,googlenet,swin_t --batch 2 --resolution 32 --json");
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  std::string oracle_command =
+      std::string(TRAINMEM_PYTHON) + " " + TRAINMEM_SOURCE_DIR + "/tests/oracle/saved_for_backward.py";
+  std::map<std::string, int64_t> ours;
+  for (const auto& row : nlohmann::json::parse(outcome.out)) {
+    ours[row["model"]] = row["activation_bytes"];
+    oracle_command.append(" ").append(row["model"]).append(":2:").append(std::to_string(row["resolution"].get<int>()));
+  }
+  oracle_command += " >" + (dir_ / "oracle.jsonl").string() + " 2>/dev/null";
+  ASSERT_EQ(std::system(oracle_command.c_str()), 0) << oracle_command;
+  std::ifstream oracle(dir_ / "oracle.jsonl");
+  size_t compared = 0;
+  for (std::string line; std::getline(oracle, line); ++compared) {
+    const auto saved = nlohmann::json::parse(line);
+    EXPECT_EQ(ours.at(saved["model"]), saved["saved_bytes"].get<int64_t>() + 4) << saved["model"];
+  }
+  EXPECT_EQ(compared, ours.size());
 }
 
 TEST_F(Characterize, RejectsBadInputWithOneLine) {

@@ -1,7 +1,9 @@
 // Our C++ models equal torchvision's: same parameter names, shapes and counts, and the same eval-mode
-// output on the same weights and input (torchvision from the pinned wheel is the oracle). CI checks one small
-// member of each family; scripts/check-all-models.sh runs the disabled suite that checks every model.
+// output on the same weights and input (torchvision from the pinned wheel is the oracle). CI checks the models of
+// tests/oracle/ci_models.txt, exported by one Python process (the ctest fixture torchvision_oracle_export);
+// scripts/check-all-models.sh runs the disabled suite that checks every model.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 #include <torch/types.h>
@@ -10,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <tuple>
 
 #include "models/registry.h"
@@ -19,18 +22,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
+struct OracleCase {
+  std::string model;
+  int resolution = 32;
+};
+void PrintTo(const OracleCase& c, std::ostream* out) { *out << c.model << " at " << c.resolution << " px"; }
+
 struct OracleDump {
   int64_t parameter_count = 0;
   std::map<std::string, torch::Tensor> tensors;
 };
 
-OracleDump export_from_torchvision(const std::string& model, int resolution) {
-  const fs::path dir = fs::temp_directory_path() / ("trainmem-oracle-" + model);
-  fs::create_directories(dir);
-  const std::string command = std::string(TRAINMEM_PYTHON) + " " + TRAINMEM_SOURCE_DIR +
-                              "/tests/oracle/export_torchvision.py " + model + " " + std::to_string(resolution) +
-                              " " + dir.string();
-  if (std::system(command.c_str()) != 0) throw std::runtime_error("oracle export failed: " + command);
+OracleDump read_dump(const fs::path& dir) {
   std::ifstream index_file(dir / "index.json");
   const auto index = nlohmann::json::parse(index_file);
   std::ifstream blob(dir / "tensors.bin", std::ios::binary);
@@ -43,13 +46,29 @@ OracleDump export_from_torchvision(const std::string& model, int resolution) {
     blob.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
     dump.tensors[entry.at("name")] = t;
   }
+  return dump;
+}
+
+// torchvision's weights, input and output for `c`: from the ctest fixture's export when it holds them
+// (TRAINMEM_ORACLE_DIR), else exported now.
+OracleDump torchvision_dump(const OracleCase& c) {
+  const std::string entry = c.model + "-" + std::to_string(c.resolution);
+  if (const char* exported = std::getenv("TRAINMEM_ORACLE_DIR"); exported && fs::exists(fs::path(exported) / entry)) {
+    return read_dump(fs::path(exported) / entry);
+  }
+  const fs::path dir = fs::temp_directory_path() / ("trainmem-oracle-" + std::to_string(::getpid()));
+  const std::string command = std::string(TRAINMEM_PYTHON) + " " + TRAINMEM_SOURCE_DIR +
+                              "/tests/oracle/export_torchvision.py " + dir.string() + " " + c.model + ":" +
+                              std::to_string(c.resolution);
+  if (std::system(command.c_str()) != 0) throw std::runtime_error("oracle export failed: " + command);
+  OracleDump dump = read_dump(dir / entry);
   fs::remove_all(dir);
   return dump;
 }
 
-void expect_equal_to_torchvision(const std::string& name, int resolution = 32) {
-  OracleDump oracle = export_from_torchvision(name, resolution);
-  auto model = models::build_model(*models::find_model(name));
+void expect_equal_to_torchvision(const OracleCase& c) {
+  OracleDump oracle = torchvision_dump(c);
+  auto model = models::build_model(*models::find_model(c.model));
   int64_t count = 0;
   for (const auto& p : model->parameters()) count += p.numel();
   EXPECT_EQ(count, oracle.parameter_count);
@@ -71,42 +90,28 @@ void expect_equal_to_torchvision(const std::string& name, int resolution = 32) {
   const torch::Tensor expected = oracle.tensors["output"];
   const torch::Tensor actual = model->forward(oracle.tensors["input"]);
   const double relative_error = ((actual - expected).norm() / expected.norm()).item<double>();
-  EXPECT_LE(relative_error, 1e-4) << name;
+  EXPECT_LE(relative_error, 1e-4) << c.model;
 }
 
-TEST(TorchvisionOracle, ResNet18) { expect_equal_to_torchvision("resnet18"); }
-TEST(TorchvisionOracle, ResNet50) { expect_equal_to_torchvision("resnet50"); }
-TEST(TorchvisionOracle, ResNeXt50) { expect_equal_to_torchvision("resnext50_32x4d"); }
-TEST(TorchvisionOracle, AlexNet) { expect_equal_to_torchvision("alexnet", 63); }
-TEST(TorchvisionOracle, VGG11BatchNorm) { expect_equal_to_torchvision("vgg11_bn"); }
-TEST(TorchvisionOracle, SqueezeNet) {
-  expect_equal_to_torchvision("squeezenet1_0");
-  expect_equal_to_torchvision("squeezenet1_1");
+std::vector<OracleCase> ci_cases() {
+  const std::string path = std::string(TRAINMEM_SOURCE_DIR) + "/tests/oracle/ci_models.txt";
+  std::ifstream list(path);
+  if (!list) throw std::runtime_error("cannot read " + path);
+  std::vector<OracleCase> cases;
+  for (std::string line; std::getline(list, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    OracleCase c;
+    std::istringstream(line) >> c.model >> c.resolution;
+    cases.push_back(c);
+  }
+  return cases;
 }
-TEST(TorchvisionOracle, MobileNet) {
-  expect_equal_to_torchvision("mobilenet_v2");
-  expect_equal_to_torchvision("mobilenet_v3_small");
-}
-TEST(TorchvisionOracle, MNASNet) { expect_equal_to_torchvision("mnasnet0_5"); }
-TEST(TorchvisionOracle, ShuffleNetV2) { expect_equal_to_torchvision("shufflenet_v2_x0_5"); }
-TEST(TorchvisionOracle, EfficientNet) {
-  expect_equal_to_torchvision("efficientnet_b0");
-  expect_equal_to_torchvision("efficientnet_v2_s", 33);
-}
-TEST(TorchvisionOracle, RegNet) {
-  expect_equal_to_torchvision("regnet_x_400mf");
-  expect_equal_to_torchvision("regnet_y_400mf");
-}
-TEST(TorchvisionOracle, DenseNet121) { expect_equal_to_torchvision("densenet121"); }
-TEST(TorchvisionOracle, GoogLeNet) { expect_equal_to_torchvision("googlenet"); }
-TEST(TorchvisionOracle, InceptionV3) { expect_equal_to_torchvision("inception_v3", 75); }  // eval needs no 299 px
-TEST(TorchvisionOracle, ConvNeXtTiny) { expect_equal_to_torchvision("convnext_tiny"); }
-TEST(TorchvisionOracle, VisionTransformerB32) { expect_equal_to_torchvision("vit_b_32", 224); }
-TEST(TorchvisionOracle, SwinTransformer) {
-  expect_equal_to_torchvision("swin_t");
-  expect_equal_to_torchvision("swin_v2_t");
-}
-TEST(TorchvisionOracle, MaxViT) { expect_equal_to_torchvision("maxvit_t", 224); }
+
+std::string case_name(const ::testing::TestParamInfo<OracleCase>& info) { return info.param.model; }
+
+class TorchvisionOracle : public ::testing::TestWithParam<OracleCase> {};
+TEST_P(TorchvisionOracle, EqualsTorchvision) { expect_equal_to_torchvision(GetParam()); }
+INSTANTIATE_TEST_SUITE_P(Families, TorchvisionOracle, ::testing::ValuesIn(ci_cases()), case_name);
 
 // In train mode GoogLeNet and Inception v3 also return their auxiliary heads' logits, as torchvision does.
 TEST(TrainMode, AuxiliaryHeadsReturnTheirLogits) {
@@ -137,18 +142,14 @@ TEST(TrainMode, DropoutAndStochasticDepthAreRandomInTrainingOnly) {
 }
 
 // Every registered model at the smallest resolution it takes (at least 32 px); slow, hence disabled in CI.
-class EveryModel : public ::testing::TestWithParam<std::string> {};
-TEST_P(EveryModel, EqualsTorchvision) {
-  const models::ModelSpec& spec = *models::find_model(GetParam());
-  expect_equal_to_torchvision(spec.name, static_cast<int>(std::max<int64_t>(32, spec.min_resolution)));
+std::vector<OracleCase> every_case() {
+  std::vector<OracleCase> cases;
+  for (const auto& spec : models::registry()) {
+    cases.push_back({spec.name, static_cast<int>(std::max<int64_t>(32, spec.min_resolution))});
+  }
+  return cases;
 }
-std::vector<std::string> every_model_name() {
-  std::vector<std::string> names;
-  for (const auto& spec : models::registry()) names.push_back(spec.name);
-  return names;
-}
-INSTANTIATE_TEST_SUITE_P(DISABLED_TorchvisionOracle, EveryModel, ::testing::ValuesIn(every_model_name()),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(DISABLED_EveryModel, TorchvisionOracle, ::testing::ValuesIn(every_case()), case_name);
 
 }  // namespace
 }  // namespace trainmem

@@ -1,16 +1,19 @@
-"""Writes a torchvision model's state_dict, a random input and the eval-mode output, for the C++ equality tests.
+"""Writes torchvision models' state_dicts, a random input and the eval-mode output, for the C++ equality tests.
 
-Format (read by tests/torchvision_oracle_test.cpp): OUT/index.json lists {name, shape, dtype, offset} entries whose
-little-endian data lie in OUT/tensors.bin; "input" and "output" are the probe and torchvision's answer.
+Usage: export_torchvision.py OUT_DIR MODEL:RESOLUTION [MODEL:RESOLUTION ...], in one process because importing
+torchvision costs seconds. Format (read by tests/torchvision_oracle_test.cpp): OUT_DIR/MODEL-RESOLUTION/index.json
+lists {name, shape, dtype, offset} entries whose little-endian data lie in tensors.bin beside it; "input" and
+"output" are the probe and torchvision's answer.
 """
 import json
+import os
 import sys
 
 import torch
 import torchvision
 
 
-def main(name: str, resolution: int, out_dir: str) -> None:
+def export(name: str, resolution: int, out_dir: str) -> None:
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None).eval()
     with torch.no_grad():
@@ -30,6 +33,7 @@ def main(name: str, resolution: int, out_dir: str) -> None:
     tensors = dict(model.state_dict())
     tensors["input"] = probe
     tensors["output"] = output
+    os.makedirs(out_dir, exist_ok=True)
     index, offset = [], 0
     with open(f"{out_dir}/tensors.bin", "wb") as blob:
         for key, tensor in tensors.items():
@@ -42,4 +46,6 @@ def main(name: str, resolution: int, out_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), sys.argv[3])
+    for item in sys.argv[2:]:
+        name, resolution = item.split(":")
+        export(name, int(resolution), f"{sys.argv[1]}/{name}-{resolution}")
