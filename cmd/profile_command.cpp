@@ -8,8 +8,9 @@
 #include "analysis/analysis.h"
 #include "cmd/cli_errors.h"
 #include "cmd/commands.h"
-#include "cmd/shared_options.h"
 #include "cmd/profiling.h"
+#include "cmd/quiet_option.h"
+#include "cmd/shared_options.h"
 #include "cmd/run_outputs.h"
 #include "reports/cuda_report.h"
 #include "reports/output_dir.h"
@@ -46,11 +47,21 @@ int run_profile(const ProfileArgs& args) {
                                           : args.out;
   StagedDirectory staged(out);  // fails now, not after training, when `out` cannot be written
   const TerminalStyle style = TerminalStyle::for_descriptor(STDOUT_FILENO);
-  ProfiledRun run = profile_training(args.training, args.budget_bytes);
+  // A big model at full size takes minutes on a CPU: say which step is running.
+  ProgressLine progress(stderr, show_progress());
+  const auto show_steps = [&](TrainingOptions options, const std::string& what) {
+    options.on_step_start = [&progress, what, steps = options.steps](int64_t step) {
+      progress.show("profiling " + what + ": step " + std::to_string(step) + " of " + std::to_string(steps));
+    };
+    return options;
+  };
+  ProfiledRun run = profile_training(show_steps(args.training, args.training.model), args.budget_bytes);
   if (run.info.out_of_memory) {
     // What filled the memory is worth keeping: the run directory records the run up to that moment.
+    progress.show("writing " + out);
     write_run_directory(staged.path(), run.info, run.recording, run.analysis, args.views);
     staged.commit();
+    progress.clear();
     print_out_of_memory_report(std::cout, run.info, run.analysis, style);
     std::cout << run_directory_listing(out, args.views) << "\n";
     throw_if_out_of_memory(run);
@@ -59,13 +70,16 @@ int run_profile(const ProfileArgs& args) {
     // The same settings without compression, so the report can say what compression saved.
     TrainingOptions baseline_options = args.training;
     baseline_options.compression = {};
-    const ProfiledRun baseline = profile_training(baseline_options, args.budget_bytes);
+    const ProfiledRun baseline =
+        profile_training(show_steps(baseline_options, args.training.model + " without compression"), args.budget_bytes);
     throw_if_out_of_memory(baseline);
     run.info.baseline_activation_bytes = baseline.analysis.activation_bytes;
     run.info.baseline_peak_bytes = baseline.analysis.peak.bytes;
   }
+  progress.show("writing " + out);
   write_run_directory(staged.path(), run.info, run.recording, run.analysis, args.views);
   staged.commit();
+  progress.clear();
   print_report(std::cout, run.info, run.analysis, style);
   print_cuda_report(std::cout, run.info, run.analysis, style);
   std::cout << run_directory_listing(out, args.views) << "\n";

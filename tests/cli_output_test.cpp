@@ -209,5 +209,18 @@ TEST_F(CliOutput, ColourAndProgressOnlyOnATerminalAndNeverColourUnderNoColor) {
   EXPECT_EQ(piped.err.find("analyzing"), std::string::npos) << "progress only on a terminal";
 }
 
+TEST_F(CliOutput, ProfileShowsItsStepsOnATerminal) {
+  const std::string profile = "profile --batch 2 --resolution 32 --steps 2 --compress 2 --out ";
+  const Outcome shown = run_on_terminal("NO_COLOR=1 TERM=xterm", profile + (dir_ / "tty").string());
+  ASSERT_EQ(shown.exit_code, 0) << shown.out;
+  EXPECT_NE(shown.out.find("profiling resnet18: step 2 of 2"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("profiling resnet18 without compression: step 1 of 2"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("Compression --compress 2"), std::string::npos) << shown.out;
+
+  const Outcome piped = run(profile + (dir_ / "piped").string());
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.err, "") << "progress only on a terminal";
+}
+
 }  // namespace
 }  // namespace trainmem

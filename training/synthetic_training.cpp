@@ -67,6 +67,7 @@ void train_synthetic(const TrainingOptions& options, TrainingResult& result) {
   result = {};
   TrainableModel trainable = build_trainable_model(options, /*learning_rate=*/0, result.info);
   for (int64_t step = 1; step <= options.steps; ++step) {
+    if (options.on_step_start) options.on_step_start(step);
     const auto start = std::chrono::steady_clock::now();
     Recorder::instance().set_step(static_cast<uint32_t>(step));
     result.losses.push_back(train_step(trainable, [&] { return synthetic_batch(options); }));

@@ -3,6 +3,7 @@
 // each step the one training_step.h shares with epoch training.
 #include <cstdint>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct TrainingOptions {
   int64_t num_classes = 1000;
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
   compression::CompressionPolicy compression;  // none by default
+  std::function<void(int64_t step)> on_step_start;  // told before each step (from 1), for a progress line
 };
 
 struct TrainingResult {
