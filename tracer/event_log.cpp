@@ -15,10 +15,13 @@ constexpr auto kSamplePeriod = std::chrono::milliseconds(1);
 
 // Chunks are large and recycled through a process-wide pool: first touches of fresh pages cost more
 // than recording itself, so later recordings (and rounds of a benchmark) reuse pages already faulted in.
+// The sampler thread keeps a few spare chunks faulted in ahead of need, so that a thread starting a chunk
+// takes no page faults on the hot path.
 struct EventLog::Chunk {
   static constexpr size_t kBytes = 2 << 20;
   static constexpr size_t kCapacity = kBytes / sizeof(Event);
   static constexpr size_t kPoolLimit = 64;  // chunks kept for reuse: 128 MiB
+  static constexpr size_t kSpares = 2;      // chunks the sampler keeps ready
   Event events[kCapacity];
 
   static std::mutex& pool_mutex() {
@@ -29,6 +32,24 @@ struct EventLog::Chunk {
     static auto* chunks = new std::vector<void*>();  // never destroyed: chunks may be freed at exit
     return *chunks;
   }
+  // Fresh memory with every page faulted in at once (one call instead of 512 faults).
+  static void* map_populated() {
+    void* memory = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (memory == MAP_FAILED) throw std::bad_alloc();
+    return memory;
+  }
+  // Called by the sampler thread, off the hot path.
+  static void keep_spares() {
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(pool_mutex());
+        if (pool().size() >= kSpares) return;
+      }
+      void* memory = map_populated();  // outside the lock: appenders may take chunks meanwhile
+      std::lock_guard<std::mutex> lock(pool_mutex());
+      pool().push_back(memory);
+    }
+  }
   static void* operator new(size_t) {
     {
       std::lock_guard<std::mutex> lock(pool_mutex());
@@ -38,9 +59,7 @@ struct EventLog::Chunk {
         return memory;
       }
     }
-    void* memory = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED) throw std::bad_alloc();
-    return memory;
+    return map_populated();
   }
   static void operator delete(void* memory) {
     {
@@ -71,6 +90,9 @@ void EventLog::sample_clock_until_stopped() {
   std::unique_lock<std::mutex> lock(samples_mutex_);
   while (!stop_requested_.wait_for(lock, kSamplePeriod, [this] { return stopping_; })) {
     samples_.push_back({size(), clock_ticks()});
+    lock.unlock();
+    Chunk::keep_spares();
+    lock.lock();
   }
 }
 

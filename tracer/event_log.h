@@ -49,6 +49,9 @@ class EventLog {
       sum.store(sum.load(std::memory_order_relaxed) + event.bytes, std::memory_order_relaxed);
     }
     event.seq = next_seq_.fetch_add(1, std::memory_order_acq_rel);
+    // Fetch a line a few records ahead for writing: a record's first store to a line that misses would
+    // otherwise hold up the next event's locked increment (a full barrier on x86) until the line arrives.
+    __builtin_prefetch(buffer.cursor + kPrefetchAhead, /*rw=*/1);
     *buffer.cursor++ = event;
     return event.seq;
   }
@@ -68,6 +71,7 @@ class EventLog {
   struct Chunk;
   static constexpr size_t kDeviceSlots = 17;  // the CPU and 16 CUDA devices
   static constexpr size_t kMaxThreads = 1024;
+  static constexpr size_t kPrefetchAhead = 8;  // records: 384 bytes
   static size_t device_slot(int8_t device) { return static_cast<size_t>(device + 1) % kDeviceSlots; }
   // A thread's chunks, appends going to [cursor, end) of the last one, and its sums of bytes.
   struct ThreadBuffer {
