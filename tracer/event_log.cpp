@@ -19,10 +19,10 @@ constexpr auto kSamplePeriod = std::chrono::milliseconds(1);
 // takes no page faults on the hot path.
 struct EventLog::Chunk {
   static constexpr size_t kBytes = 2 << 20;
-  static constexpr size_t kCapacity = kBytes / sizeof(Event);
+  static constexpr size_t kCapacity = kBytes / sizeof(Record);
   static constexpr size_t kPoolLimit = 64;  // chunks kept for reuse: 128 MiB
   static constexpr size_t kSpares = 2;      // chunks the sampler keeps ready
-  Event events[kCapacity];
+  Record records[kCapacity];
 
   static std::mutex& pool_mutex() {
     static std::mutex mutex;
@@ -142,13 +142,35 @@ int64_t EventLog::bytes_sum(int8_t device) const {
 
 void EventLog::start_chunk(ThreadBuffer& buffer) {
   buffer.chunks.emplace_back(new Chunk);  // default-initialized: no 2 MiB memset
-  buffer.cursor = buffer.chunks.back()->events;
+  buffer.cursor = buffer.chunks.back()->records;
   buffer.end = buffer.cursor + Chunk::kCapacity;
 }
 
-void EventLog::append_timed(Event event) {
+void EventLog::append_timed(const Event& event) {
   const uint64_t ticks = clock_ticks();
   add_sample({append(event), ticks});
+}
+
+void EventLog::mark_step(uint32_t step) {
+  std::lock_guard<std::mutex> lock(samples_mutex_);
+  step_marks_.push_back({size(), step});
+}
+
+Event EventLog::Record::event() const {
+  Event e{};
+  e.seq = seq;
+  e.bytes = bytes;
+  e.address = address;
+  e.module = module;
+  e.op = op;
+  e.kind = static_cast<EventKind>(kind);
+  e.device = static_cast<int8_t>(device);
+  if (e.kind == EventKind::kPhase) {
+    e.phase = static_cast<Phase>(detail);
+  } else {
+    e.tag = static_cast<Tag>(detail);
+  }
+  return e;
 }
 
 std::vector<Event> EventLog::collect() {
@@ -162,25 +184,35 @@ std::vector<Event> EventLog::collect() {
   for (const auto& buffer : buffers_) {
     for (size_t c = 0; c < buffer->chunks.size(); ++c) {
       const size_t used = c + 1 == buffer->chunks.size()
-                              ? static_cast<size_t>(buffer->cursor - buffer->chunks.back()->events)
+                              ? static_cast<size_t>(buffer->cursor - buffer->chunks.back()->records)
                               : Chunk::kCapacity;
       for (size_t i = 0; i < used; ++i) {
-        const Event& e = buffer->chunks[c]->events[i];
-        if (e.seq >= count || seen[e.seq]) throw std::logic_error("event log: collected while threads append");
-        seen[e.seq] = true;
-        out[e.seq] = e;
+        const Record& r = buffer->chunks[c]->records[i];
+        if (r.seq >= count || seen[r.seq]) throw std::logic_error("event log: collected while threads append");
+        seen[r.seq] = true;
+        out[r.seq] = r.event();
       }
     }
   }
   if (std::find(seen.begin(), seen.end(), false) != seen.end()) {
     throw std::logic_error("event log: collected while threads append");
   }
-  // Interpolate each event's time between the clock samples around its sequence number.
+  // In sequence order: the phase of the last phase event, the step of the last step mark, and the time
+  // interpolated between the clock samples around the event's sequence number.
   std::lock_guard<std::mutex> samples_lock(samples_mutex_);
   std::stable_sort(samples_.begin(), samples_.end(),
                    [](const ClockSample& a, const ClockSample& b) { return a.seq < b.seq; });
+  std::stable_sort(step_marks_.begin(), step_marks_.end(),
+                   [](const StepMark& a, const StepMark& b) { return a.seq < b.seq; });
+  Phase phase = Phase::kOther;
+  uint32_t step = 0;
+  size_t mark = 0;
   size_t segment = 0;
   for (Event& e : out) {
+    while (mark < step_marks_.size() && step_marks_[mark].seq <= e.seq) step = step_marks_[mark++].step;
+    if (e.kind == EventKind::kPhase) phase = e.phase;
+    e.phase = phase;
+    e.step = step;
     while (segment + 2 < samples_.size() && samples_[segment + 1].seq <= e.seq) ++segment;
     const ClockSample& from = samples_[segment];
     const ClockSample& to = samples_[std::min(segment + 1, samples_.size() - 1)];
