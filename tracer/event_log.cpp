@@ -9,7 +9,7 @@
 namespace trainmem {
 namespace {
 
-constexpr auto kSamplePeriod = std::chrono::milliseconds(1);
+constexpr auto kSamplePeriod = std::chrono::milliseconds(10);
 
 }  // namespace
 
@@ -89,7 +89,9 @@ EventLog::~EventLog() { stop_sampler(); }
 void EventLog::sample_clock_until_stopped() {
   std::unique_lock<std::mutex> lock(samples_mutex_);
   while (!stop_requested_.wait_for(lock, kSamplePeriod, [this] { return stopping_; })) {
-    samples_.push_back({size(), clock_ticks()});
+    const uint64_t ticks = clock_ticks();
+    samples_.push_back({size(), ticks});
+    last_sample_ticks_.store(ticks, std::memory_order_relaxed);
     lock.unlock();
     Chunk::keep_spares();
     lock.lock();
@@ -108,6 +110,7 @@ void EventLog::stop_sampler() {
 void EventLog::add_sample(ClockSample sample) {
   std::lock_guard<std::mutex> lock(samples_mutex_);
   samples_.push_back(sample);
+  last_sample_ticks_.store(sample.ticks, std::memory_order_relaxed);
 }
 
 EventLog::ThreadBuffer& EventLog::find_local_buffer() {

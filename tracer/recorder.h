@@ -95,6 +95,10 @@ class Recorder {
   // Ops on threads with no context of their own (intra-op workers) inherit the driving thread's.
   void publish_context(const ThreadContext& context);
   void note_module_input(uint32_t module, std::vector<int64_t> shape);
+  // A clock sample for event times (see EventLog): operators start often enough to keep times precise.
+  void sample_clock() {
+    if (recording()) log_->sample_clock();
+  }
 
  private:
   Recorder();
