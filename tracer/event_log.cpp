@@ -160,20 +160,11 @@ void EventLog::mark_step(uint32_t step) {
 }
 
 Event EventLog::Record::event() const {
-  Event e{};
-  e.seq = seq;
-  e.bytes = bytes;
-  e.address = address;
-  e.module = module;
-  e.op = op;
-  e.kind = static_cast<EventKind>(kind);
-  e.device = static_cast<int8_t>(device);
-  if (e.kind == EventKind::kPhase) {
-    e.phase = static_cast<Phase>(detail);
-  } else {
-    e.tag = static_cast<Tag>(detail);
-  }
-  return e;
+  const auto k = static_cast<EventKind>(kind);
+  const bool is_phase = k == EventKind::kPhase;
+  return {.seq = seq, .time_ns = 0, .bytes = bytes, .address = address, .module = module, .op = op, .step = 0,
+          .phase = is_phase ? static_cast<Phase>(detail) : Phase::kOther, .kind = k,
+          .device = static_cast<int8_t>(device), .tag = is_phase ? Tag::kNone : static_cast<Tag>(detail)};
 }
 
 std::vector<Event> EventLog::collect() {
