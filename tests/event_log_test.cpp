@@ -46,6 +46,7 @@ TEST(EventLog, TimesAreNanosecondsFromTheLogsStart) {
   EventLog log;
   log.append(Event{});
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  log.sample_clock();  // as the op observer does at each operator; else the 10 ms sampler bounds the error
   log.append(Event{});
   const auto events = log.collect();
   ASSERT_EQ(events.size(), 2u);
@@ -79,6 +80,31 @@ TEST(Recorder, StampsPhaseStepModuleAndTagsIntoEvents) {
   EXPECT_EQ(recording.events[2].tag, Tag::kInput);
   EXPECT_EQ(recording.events[3].bytes, -128);
   EXPECT_EQ(recording.events[4].phase, Phase::kOther);
+}
+
+TEST(Recorder, GivesEachEventThePhaseAndStepCurrentWhenItWasAppended) {
+  // The hot path stores neither: collect() takes them from the phase events and step marks before each event.
+  Recorder& recorder = Recorder::instance();
+  recorder.start();
+  int block = 0;
+  recorder.on_alloc(&block, 1, kCpuDevice);  // before any phase event or step
+  recorder.set_step(1);
+  recorder.on_alloc(&block, 2, kCpuDevice);
+  {
+    PhaseScope phase(Phase::kForward);
+    recorder.on_alloc(&block, 3, kCpuDevice);
+    recorder.set_step(2);  // a step change with no phase change between
+    recorder.on_alloc(&block, 4, kCpuDevice);
+  }
+  recorder.on_alloc(&block, 5, kCpuDevice);
+  const Recording recording = recorder.stop();
+  std::vector<std::pair<Phase, uint32_t>> seen;
+  for (const Event& e : recording.events) {
+    if (e.kind == EventKind::kAlloc) seen.emplace_back(e.phase, e.step);
+  }
+  const std::vector<std::pair<Phase, uint32_t>> expected = {
+      {Phase::kOther, 0}, {Phase::kOther, 1}, {Phase::kForward, 1}, {Phase::kForward, 2}, {Phase::kOther, 2}};
+  EXPECT_EQ(seen, expected);
 }
 
 TEST(Recorder, RefusesAllocationsPastItsLimitAndRemembersWhere) {

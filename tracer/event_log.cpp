@@ -9,17 +9,20 @@
 namespace trainmem {
 namespace {
 
-constexpr auto kSamplePeriod = std::chrono::milliseconds(1);
+constexpr auto kSamplePeriod = std::chrono::milliseconds(10);
 
 }  // namespace
 
 // Chunks are large and recycled through a process-wide pool: first touches of fresh pages cost more
 // than recording itself, so later recordings (and rounds of a benchmark) reuse pages already faulted in.
+// The sampler thread keeps a few spare chunks faulted in ahead of need, so that a thread starting a chunk
+// takes no page faults on the hot path.
 struct EventLog::Chunk {
   static constexpr size_t kBytes = 2 << 20;
-  static constexpr size_t kCapacity = kBytes / sizeof(Event);
+  static constexpr size_t kCapacity = kBytes / sizeof(Record);
   static constexpr size_t kPoolLimit = 64;  // chunks kept for reuse: 128 MiB
-  Event events[kCapacity];
+  static constexpr size_t kSpares = 2;      // chunks the sampler keeps ready
+  Record records[kCapacity];
 
   static std::mutex& pool_mutex() {
     static std::mutex mutex;
@@ -28,6 +31,24 @@ struct EventLog::Chunk {
   static std::vector<void*>& pool() {
     static auto* chunks = new std::vector<void*>();  // never destroyed: chunks may be freed at exit
     return *chunks;
+  }
+  // Fresh memory with every page faulted in at once (one call instead of 512 faults).
+  static void* map_populated() {
+    void* memory = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (memory == MAP_FAILED) throw std::bad_alloc();
+    return memory;
+  }
+  // Called by the sampler thread, off the hot path.
+  static void keep_spares() {
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(pool_mutex());
+        if (pool().size() >= kSpares) return;
+      }
+      void* memory = map_populated();  // outside the lock: appenders may take chunks meanwhile
+      std::lock_guard<std::mutex> lock(pool_mutex());
+      pool().push_back(memory);
+    }
   }
   static void* operator new(size_t) {
     {
@@ -38,9 +59,7 @@ struct EventLog::Chunk {
         return memory;
       }
     }
-    void* memory = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED) throw std::bad_alloc();
-    return memory;
+    return map_populated();
   }
   static void operator delete(void* memory) {
     {
@@ -70,7 +89,12 @@ EventLog::~EventLog() { stop_sampler(); }
 void EventLog::sample_clock_until_stopped() {
   std::unique_lock<std::mutex> lock(samples_mutex_);
   while (!stop_requested_.wait_for(lock, kSamplePeriod, [this] { return stopping_; })) {
-    samples_.push_back({size(), clock_ticks()});
+    const uint64_t ticks = clock_ticks();
+    samples_.push_back({size(), ticks});
+    last_sample_ticks_.store(ticks, std::memory_order_relaxed);
+    lock.unlock();
+    Chunk::keep_spares();
+    lock.lock();
   }
 }
 
@@ -86,6 +110,7 @@ void EventLog::stop_sampler() {
 void EventLog::add_sample(ClockSample sample) {
   std::lock_guard<std::mutex> lock(samples_mutex_);
   samples_.push_back(sample);
+  last_sample_ticks_.store(sample.ticks, std::memory_order_relaxed);
 }
 
 EventLog::ThreadBuffer& EventLog::find_local_buffer() {
@@ -120,13 +145,26 @@ int64_t EventLog::bytes_sum(int8_t device) const {
 
 void EventLog::start_chunk(ThreadBuffer& buffer) {
   buffer.chunks.emplace_back(new Chunk);  // default-initialized: no 2 MiB memset
-  buffer.cursor = buffer.chunks.back()->events;
+  buffer.cursor = buffer.chunks.back()->records;
   buffer.end = buffer.cursor + Chunk::kCapacity;
 }
 
-void EventLog::append_timed(Event event) {
+void EventLog::append_timed(const Event& event) {
   const uint64_t ticks = clock_ticks();
   add_sample({append(event), ticks});
+}
+
+void EventLog::mark_step(uint32_t step) {
+  std::lock_guard<std::mutex> lock(samples_mutex_);
+  step_marks_.push_back({size(), step});
+}
+
+Event EventLog::Record::event() const {
+  const auto k = static_cast<EventKind>(kind);
+  const bool is_phase = k == EventKind::kPhase;
+  return {.seq = seq, .time_ns = 0, .bytes = bytes, .address = address, .module = module, .op = op, .step = 0,
+          .phase = is_phase ? static_cast<Phase>(detail) : Phase::kOther, .kind = k,
+          .device = static_cast<int8_t>(device), .tag = is_phase ? Tag::kNone : static_cast<Tag>(detail)};
 }
 
 std::vector<Event> EventLog::collect() {
@@ -140,25 +178,35 @@ std::vector<Event> EventLog::collect() {
   for (const auto& buffer : buffers_) {
     for (size_t c = 0; c < buffer->chunks.size(); ++c) {
       const size_t used = c + 1 == buffer->chunks.size()
-                              ? static_cast<size_t>(buffer->cursor - buffer->chunks.back()->events)
+                              ? static_cast<size_t>(buffer->cursor - buffer->chunks.back()->records)
                               : Chunk::kCapacity;
       for (size_t i = 0; i < used; ++i) {
-        const Event& e = buffer->chunks[c]->events[i];
-        if (e.seq >= count || seen[e.seq]) throw std::logic_error("event log: collected while threads append");
-        seen[e.seq] = true;
-        out[e.seq] = e;
+        const Record& r = buffer->chunks[c]->records[i];
+        if (r.seq >= count || seen[r.seq]) throw std::logic_error("event log: collected while threads append");
+        seen[r.seq] = true;
+        out[r.seq] = r.event();
       }
     }
   }
   if (std::find(seen.begin(), seen.end(), false) != seen.end()) {
     throw std::logic_error("event log: collected while threads append");
   }
-  // Interpolate each event's time between the clock samples around its sequence number.
+  // In sequence order: the phase of the last phase event, the step of the last step mark, and the time
+  // interpolated between the clock samples around the event's sequence number.
   std::lock_guard<std::mutex> samples_lock(samples_mutex_);
   std::stable_sort(samples_.begin(), samples_.end(),
                    [](const ClockSample& a, const ClockSample& b) { return a.seq < b.seq; });
+  std::stable_sort(step_marks_.begin(), step_marks_.end(),
+                   [](const StepMark& a, const StepMark& b) { return a.seq < b.seq; });
+  Phase phase = Phase::kOther;
+  uint32_t step = 0;
+  size_t mark = 0;
   size_t segment = 0;
   for (Event& e : out) {
+    while (mark < step_marks_.size() && step_marks_[mark].seq <= e.seq) step = step_marks_[mark++].step;
+    if (e.kind == EventKind::kPhase) phase = e.phase;
+    e.phase = phase;
+    e.step = step;
     while (segment + 2 < samples_.size() && samples_[segment + 1].seq <= e.seq) ++segment;
     const ClockSample& from = samples_[segment];
     const ClockSample& to = samples_[std::min(segment + 1, samples_.size() - 1)];

@@ -46,6 +46,7 @@ void enter(ThreadContext next) {
 
 std::unique_ptr<at::ObserverContext> on_op_start(const at::RecordFunction& fn) {
   Recorder& recorder = Recorder::instance();
+  recorder.sample_clock();
   ThreadContext next = Recorder::thread_context();
   next.op = intern_cached(fn.name());
   if (fn.scope() == at::RecordScope::BACKWARD_FUNCTION) {

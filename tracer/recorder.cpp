@@ -38,7 +38,7 @@ void Recorder::on_allocator_failure(int64_t bytes, int8_t device) { remember_fai
 void Recorder::remember_failure(int64_t bytes, int64_t limit, int8_t device) {
   Event context = make_event(EventKind::kAlloc, bytes, nullptr, device);
   std::vector<std::string> names = strings_->names();
-  AllocationFailure failure{bytes, live_bytes(device), limit, device, context.phase, context.step,
+  AllocationFailure failure{bytes, live_bytes(device), limit, device, phase(), step_.load(std::memory_order_relaxed),
                             names.at(context.module), names.at(context.op)};
   std::lock_guard<std::mutex> lock(side_mutex_);
   failure_ = std::move(failure);
@@ -52,8 +52,15 @@ void Recorder::set_phase(Phase phase) {
   publish_context(thread_context());
   phase_.store(static_cast<uint8_t>(phase), std::memory_order_relaxed);
   if (!recording()) return;
-  log_->append_timed(make_event(EventKind::kPhase, 0, nullptr, kCpuDevice));
+  Event e = make_event(EventKind::kPhase, 0, nullptr, kCpuDevice);
+  e.phase = phase;
+  log_->append_timed(e);
   if (phase_listener_ != nullptr) phase_listener_();
+}
+
+void Recorder::set_step(uint32_t step) {
+  step_.store(step, std::memory_order_relaxed);
+  if (recording()) log_->mark_step(step);
 }
 
 void Recorder::tag(const void* address, Tag tag, int8_t device) {

@@ -84,7 +84,7 @@ class Recorder {
   // One listener; nullptr removes it.
   void set_phase_listener(void (*listener)()) { phase_listener_ = listener; }
   Phase phase() const { return static_cast<Phase>(phase_.load(std::memory_order_relaxed)); }
-  void set_step(uint32_t step) { step_.store(step, std::memory_order_relaxed); }
+  void set_step(uint32_t step);
   void tag(const void* address, Tag tag, int8_t device = kCpuDevice);
   std::optional<AllocationFailure> last_failure() const;
   int64_t live_bytes(int8_t device) const { return log_ ? log_->bytes_sum(device) : 0; }
@@ -95,6 +95,10 @@ class Recorder {
   // Ops on threads with no context of their own (intra-op workers) inherit the driving thread's.
   void publish_context(const ThreadContext& context);
   void note_module_input(uint32_t module, std::vector<int64_t> shape);
+  // A clock sample for event times (see EventLog): operators start often enough to keep times precise.
+  void sample_clock() {
+    if (recording()) log_->sample_clock();
+  }
 
  private:
   Recorder();
@@ -104,18 +108,13 @@ class Recorder {
       const uint64_t published = published_context_.load(std::memory_order_relaxed);
       context = {static_cast<uint32_t>(published >> 32), static_cast<uint32_t>(published)};
     }
-    Event e;
-    e.seq = 0;
-    e.time_ns = 0;
+    Event e{};  // seq, time, phase and step: the log fills them in (see EventLog)
     e.bytes = bytes;
     e.address = reinterpret_cast<uint64_t>(address);
     e.module = context.module;
     e.op = context.op;
-    e.step = step_.load(std::memory_order_relaxed);
-    e.phase = phase();
     e.kind = kind;
     e.device = device;
-    e.tag = Tag::kNone;
     return e;
   }
   void remember_failure(int64_t bytes, int64_t limit, int8_t device);
