@@ -79,6 +79,23 @@ TEST_F(Characterize, ReportsAModelThatDoesNotFitAndMeasuresTheRest) {
   EXPECT_EQ(rows[1]["out_of_memory"], "in init: the parameters alone do not fit");
 }
 
+// A model that fails for another reason (batch norm refuses a batch of 1 where the map is 1 x 1) gets its
+// row too, and the sweep goes on.
+TEST_F(Characterize, ReportsAModelThatFailsAndMeasuresTheRest) {
+  const testing::Outcome outcome = characterize("--models resnet18,squeezenet1_1 --batch 1 --resolution 32 --json");
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.err;
+  EXPECT_EQ(outcome.err,
+            "trainmem: failed measuring resnet18 (Expected more than 1 value per channel when training, got input "
+            "size [1, 512, 1, 1])\n");
+  const auto rows = nlohmann::json::parse(outcome.out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["model"], "squeezenet1_1");
+  EXPECT_GT(rows[0]["activation_bytes"].get<int64_t>(), 0);
+  EXPECT_EQ(rows[1]["model"], "resnet18");
+  EXPECT_FALSE(rows[1].contains("activation_bytes"));
+  EXPECT_EQ(rows[1]["error"].get<std::string>().rfind("Expected more than 1 value per channel", 0), 0u) << rows[1];
+}
+
 // Activations as `profile` defines them are what autograd keeps for backward: the same storages torchvision
 // saves, except the 4-byte loss, which our forward phase holds and no backward node saves. Models: plain
 // convolutions, squeeze-excitation with stochastic depth, auxiliary heads computed and dropped, window attention.
