@@ -8,6 +8,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 
 #include "cmd/affine_law.h"
 #include "cmd/cli_errors.h"
@@ -37,6 +38,9 @@ struct Row {
   int64_t activation_bytes = 0;
   double activation_share = 0;
   std::string out_of_memory;  // the diagnosis, when the measurement ran out of memory
+  std::string error;          // LibTorch's message, when the measurement failed otherwise
+  bool measured() const { return out_of_memory.empty() && error.empty(); }
+  std::string failure() const { return error.empty() ? "out of memory " + out_of_memory : "failed: " + error; }
 };
 
 // The input side a model is measured at: --resolution, raised to the smallest the model trains on or lowered to the
@@ -119,11 +123,13 @@ nlohmann::ordered_json to_json(const CharacterizeArgs& args, const std::vector<R
                                    {"batch", args.training.batch},
                                    {"resolution", row.resolution}};
     if (row.parameter_bytes) item["parameter_bytes"] = *row.parameter_bytes;
-    if (row.out_of_memory.empty()) {
+    if (row.measured()) {
       item["activation_bytes"] = row.activation_bytes;
       item["activation_share"] = row.activation_share;
-    } else {
+    } else if (row.error.empty()) {
       item["out_of_memory"] = row.out_of_memory;
+    } else {
+      item["error"] = row.error;
     }
     item["method"] = method(args);
     list.push_back(std::move(item));
@@ -137,12 +143,12 @@ std::string to_csv(const CharacterizeArgs& args, const std::vector<Row>& rows) {
   for (const Row& row : rows) {
     csv << row.model << "," << args.training.batch << "," << row.resolution << ","
         << (row.parameter_bytes ? std::to_string(*row.parameter_bytes) : "") << ",";
-    if (row.out_of_memory.empty()) {
+    if (row.measured()) {
       csv << row.activation_bytes << "," << std::setprecision(6) << row.activation_share;
     } else {
       csv << ",";
     }
-    csv << "," << (row.out_of_memory.empty() ? method(args) : "out of memory " + row.out_of_memory) << "\n";
+    csv << "," << std::quoted(row.measured() ? method(args) : row.failure(), '"', '"') << "\n";
   }
   return csv.str();
 }
@@ -156,12 +162,12 @@ void print_table(const CharacterizeArgs& args, const std::vector<Row>& rows) {
   for (const Row& row : rows) {
     std::cout << std::left << std::setw(22) << row.model << std::right << std::setw(6) << row.resolution
               << std::setw(14) << (row.parameter_bytes ? format_bytes(*row.parameter_bytes) : "-");
-    if (row.out_of_memory.empty()) {
+    if (row.measured()) {
       std::ostringstream share;
       share << std::fixed << std::setprecision(1) << 100 * row.activation_share << "%";
       std::cout << std::setw(14) << format_bytes(row.activation_bytes) << std::setw(18) << share.str() << "\n";
     } else {
-      std::cout << "  out of memory " << row.out_of_memory << "\n";
+      std::cout << "  " << row.failure() << "\n";
     }
   }
   for (const Row& row : rows) {
@@ -182,10 +188,21 @@ int run_characterize(CharacterizeArgs args) {
     throw UsageError("--out must name a .csv or .json file, got '" + args.out + "'");
   }
   std::vector<Row> rows;
-  for (const std::string& model : model_list(args)) rows.push_back(characterize(args, model));
+  for (const std::string& model : model_list(args)) {
+    try {
+      rows.push_back(characterize(args, model));
+    } catch (const std::exception& e) {  // e.g. batch norm refusing a batch of 1: the sweep goes on
+      Row row;
+      row.model = model;
+      row.resolution = resolution_for(model, args.training.resolution);
+      const std::string message = e.what();
+      row.error = message.substr(0, message.find('\n'));
+      rows.push_back(row);
+    }
+  }
   // As the paper's Figure 1: from the model whose memory is most dominated by activations to the least.
   std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-    return a.out_of_memory.empty() && (!b.out_of_memory.empty() || a.activation_share > b.activation_share);
+    return a.measured() && (!b.measured() || a.activation_share > b.activation_share);
   });
   if (!args.out.empty()) {
     write_file_atomically(args.out, csv ? to_csv(args, rows) : to_json(args, rows).dump(2) + "\n");
@@ -195,16 +212,21 @@ int run_characterize(CharacterizeArgs args) {
   } else {
     print_table(args, rows);
   }
-  std::string failed;
+  std::string failed, out_of_memory;
   bool batch_too_large = false;  // a smaller batch may fit, unlike parameters that do not
   for (const Row& row : rows) {
+    if (!row.error.empty()) failed += (failed.empty() ? "" : ", ") + row.model + " (" + row.error + ")";
     if (row.out_of_memory.empty()) continue;
-    failed += (failed.empty() ? "" : ", ") + row.model + " (" + row.out_of_memory + ")";
+    out_of_memory += (out_of_memory.empty() ? "" : ", ") + row.model + " (" + row.out_of_memory + ")";
     batch_too_large |= row.parameter_bytes.has_value();
   }
   if (!failed.empty()) {
+    throw std::runtime_error("failed measuring " + failed +
+                             (out_of_memory.empty() ? "" : "; ran out of memory measuring " + out_of_memory));
+  }
+  if (!out_of_memory.empty()) {
     const std::string hint = args.extrapolate_from > 1 ? "a smaller --extrapolate-from" : "--extrapolate-from 1";
-    throw OutOfMemory("ran out of memory measuring " + failed + (batch_too_large ? "; try " + hint : ""));
+    throw OutOfMemory("ran out of memory measuring " + out_of_memory + (batch_too_large ? "; try " + hint : ""));
   }
   return kOk;
 }

@@ -80,11 +80,11 @@ struct EfficientNetConfig {
   Norm norm;
 };
 
-class EfficientNet final : public Classifier {
+class EfficientNet final : public PooledClassifier {
  public:
-  EfficientNet(const EfficientNetConfig& config, int64_t num_classes, double stochastic_depth_prob = 0.2) {
-    features_ = register_module("features", std::make_shared<Sequence>());
-    features_->add(conv_norm_activation(
+  EfficientNet(const EfficientNetConfig& config, int64_t num_classes, double stochastic_depth_prob = 0.2)
+      : PooledClassifier(1) {
+    features->add(conv_norm_activation(
         ConvNormActivationOptions(3, config.stages.front().in).stride(2).norm(config.norm).activation(Act::kSiLU)));
     int64_t total_blocks = 0;
     for (const auto& stage : config.stages) total_blocks += stage.layers;
@@ -101,16 +101,14 @@ class EfficientNet final : public Classifier {
         stage->add(std::make_shared<MBConv>(block, p, config.norm));
         ++block_id;
       }
-      features_->add(stage);
+      features->add(stage);
     }
     const int64_t last_in = config.stages.back().out;
     const int64_t last_out = config.last_channel > 0 ? config.last_channel : 4 * last_in;
-    features_->add(conv_norm_activation(
+    features->add(conv_norm_activation(
         ConvNormActivationOptions(last_in, last_out).kernel(1).norm(config.norm).activation(Act::kSiLU)));
-    avgpool_ = register_module("avgpool", torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions(1)));
-    classifier_ = register_module("classifier", std::make_shared<Sequence>());
-    classifier_->add(torch::nn::Dropout(torch::nn::DropoutOptions(config.dropout).inplace(true)));
-    classifier_->add(torch::nn::Linear(last_out, num_classes));
+    classifier->add(torch::nn::Dropout(torch::nn::DropoutOptions(config.dropout).inplace(true)));
+    classifier->add(torch::nn::Linear(last_out, num_classes));
     init_cnn(*this, /*linear_std=*/0);
     torch::NoGradGuard no_grad;
     for_each_module<torch::nn::LinearImpl>(*this, [](torch::nn::LinearImpl& linear) {
@@ -119,15 +117,6 @@ class EfficientNet final : public Classifier {
       torch::nn::init::zeros_(linear.bias);
     });
   }
-
-  torch::Tensor forward(torch::Tensor x) override {
-    x = call(avgpool_, call(features_, x));
-    return call(classifier_, torch::flatten(x, 1));
-  }
-
- private:
-  std::shared_ptr<Sequence> features_, classifier_;
-  torch::nn::AdaptiveAvgPool2d avgpool_{nullptr};
 };
 
 // EfficientNet B0's stages scaled in width and depth (MBConvConfig's adjust_channels and adjust_depth).

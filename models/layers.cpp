@@ -41,6 +41,18 @@ torch::Tensor Sequence::forward(torch::Tensor x) {
   return x;
 }
 
+PooledClassifier::PooledClassifier(int64_t pooled_side)
+    : features(register_module("features", std::make_shared<Sequence>())),
+      avgpool_(register_module("avgpool",
+                               torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions(pooled_side)))) {
+  classifier = register_module("classifier", std::make_shared<Sequence>());
+}
+
+torch::Tensor PooledClassifier::forward(torch::Tensor x) {
+  x = call(avgpool_, call(features, x));
+  return call(classifier, torch::flatten(x, 1));
+}
+
 torch::nn::Conv2d conv2d(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, int64_t groups,
                          bool bias) {
   return torch::nn::Conv2d(

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "models/classifier.h"
 #include "models/module_scope.h"
 
 namespace trainmem::models {
@@ -37,6 +38,21 @@ class Sequence : public torch::nn::Module {
 
  private:
   std::vector<std::function<torch::Tensor(const torch::Tensor&)>> steps_;
+};
+
+// The layout of AlexNet, VGG, MobileNetV3 and EfficientNet: `features`, adaptive average pooling to a
+// pooled_side x pooled_side map (`avgpool`), flattened into `classifier`. Subclasses fill the two sequences.
+class PooledClassifier : public Classifier {
+ public:
+  torch::Tensor forward(torch::Tensor x) override;
+
+ protected:
+  explicit PooledClassifier(int64_t pooled_side);
+
+  std::shared_ptr<Sequence> features, classifier;
+
+ private:
+  torch::nn::AdaptiveAvgPool2d avgpool_;
 };
 
 // torch.nn.Conv2d(in, out, kernel, stride, padding, groups=groups, bias=bias) and torch.nn.MaxPool2d, with

@@ -109,33 +109,22 @@ class InvertedResidualV3 final : public torch::nn::Module {
   std::shared_ptr<Sequence> block_;
 };
 
-class MobileNetV3 final : public Classifier {
+class MobileNetV3 final : public PooledClassifier {
  public:
-  MobileNetV3(const std::vector<BlockConfig>& blocks, int64_t last_channel, int64_t num_classes, double dropout = 0.2) {
-    features_ = register_module("features", std::make_shared<Sequence>());
-    features_->add(conv_norm_activation(
+  MobileNetV3(const std::vector<BlockConfig>& blocks, int64_t last_channel, int64_t num_classes, double dropout = 0.2)
+      : PooledClassifier(1) {
+    features->add(conv_norm_activation(
         ConvNormActivationOptions(3, blocks.front().in).stride(2).norm(kV3Norm).activation(Act::kHardswish)));
-    for (const BlockConfig& block : blocks) features_->add(std::make_shared<InvertedResidualV3>(block));
+    for (const BlockConfig& block : blocks) features->add(std::make_shared<InvertedResidualV3>(block));
     const int64_t last_in = blocks.back().out, last_out = 6 * last_in;
-    features_->add(conv_norm_activation(
+    features->add(conv_norm_activation(
         ConvNormActivationOptions(last_in, last_out).kernel(1).norm(kV3Norm).activation(Act::kHardswish)));
-    avgpool_ = register_module("avgpool", torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions(1)));
-    classifier_ = register_module("classifier", std::make_shared<Sequence>());
-    classifier_->add(torch::nn::Linear(last_out, last_channel));
-    classifier_->add(std::make_shared<Activation>(Act::kHardswish, true));
-    classifier_->add(torch::nn::Dropout(torch::nn::DropoutOptions(dropout).inplace(true)));
-    classifier_->add(torch::nn::Linear(last_channel, num_classes));
+    classifier->add(torch::nn::Linear(last_out, last_channel));
+    classifier->add(std::make_shared<Activation>(Act::kHardswish, true));
+    classifier->add(torch::nn::Dropout(torch::nn::DropoutOptions(dropout).inplace(true)));
+    classifier->add(torch::nn::Linear(last_channel, num_classes));
     init_cnn(*this);
   }
-
-  torch::Tensor forward(torch::Tensor x) override {
-    x = call(avgpool_, call(features_, x));
-    return call(classifier_, torch::flatten(x, 1));
-  }
-
- private:
-  std::shared_ptr<Sequence> features_, classifier_;
-  torch::nn::AdaptiveAvgPool2d avgpool_{nullptr};
 };
 
 std::vector<BlockConfig> v3_large() {

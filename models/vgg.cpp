@@ -10,42 +10,31 @@ namespace {
 
 constexpr int kMaxPool = 0;  // "M" in torchvision's configurations
 
-class VGG final : public Classifier {
+class VGG final : public PooledClassifier {
  public:
-  VGG(const std::vector<int>& config, bool batch_norm, int64_t num_classes, double dropout = 0.5) {
-    features_ = register_module("features", std::make_shared<Sequence>());
+  VGG(const std::vector<int>& config, bool batch_norm, int64_t num_classes, double dropout = 0.5)
+      : PooledClassifier(7) {
     const auto relu = [] { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)); };
     int64_t in = 3;
     for (int v : config) {
       if (v == kMaxPool) {
-        features_->add(max_pool2d(2, 2));
+        features->add(max_pool2d(2, 2));
         continue;
       }
-      features_->add(conv2d(in, v, 3, 1, 1));
-      if (batch_norm) features_->add(torch::nn::BatchNorm2d(v));
-      features_->add(relu());
+      features->add(conv2d(in, v, 3, 1, 1));
+      if (batch_norm) features->add(torch::nn::BatchNorm2d(v));
+      features->add(relu());
       in = v;
     }
-    avgpool_ = register_module("avgpool", torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions(7)));
-    classifier_ = register_module("classifier", std::make_shared<Sequence>());
-    classifier_->add(torch::nn::Linear(512 * 7 * 7, 4096));
-    classifier_->add(relu());
-    classifier_->add(torch::nn::Dropout(dropout));
-    classifier_->add(torch::nn::Linear(4096, 4096));
-    classifier_->add(relu());
-    classifier_->add(torch::nn::Dropout(dropout));
-    classifier_->add(torch::nn::Linear(4096, num_classes));
+    classifier->add(torch::nn::Linear(512 * 7 * 7, 4096));
+    classifier->add(relu());
+    classifier->add(torch::nn::Dropout(dropout));
+    classifier->add(torch::nn::Linear(4096, 4096));
+    classifier->add(relu());
+    classifier->add(torch::nn::Dropout(dropout));
+    classifier->add(torch::nn::Linear(4096, num_classes));
     init_cnn(*this);
   }
-
-  torch::Tensor forward(torch::Tensor x) override {
-    x = call(avgpool_, call(features_, x));
-    return call(classifier_, torch::flatten(x, 1));
-  }
-
- private:
-  std::shared_ptr<Sequence> features_, classifier_;
-  torch::nn::AdaptiveAvgPool2d avgpool_{nullptr};
 };
 
 }  // namespace

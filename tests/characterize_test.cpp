@@ -2,63 +2,35 @@
 // against a real measurement at the target batch, and its activation bytes against what torchvision saves for
 // backward (tests/oracle/saved_for_backward.py).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "tests/cli_runner.h"
 
 namespace trainmem {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::slurp;
 
-class Characterize : public ::testing::Test {
+class Characterize : public testing::CliTest {
  protected:
-  struct Outcome {
-    int exit_code = -1;
-    std::string out, err;
-  };
-
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("trainmem-characterize-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  static std::string slurp(const fs::path& path) {
-    std::ifstream file(path);
-    std::stringstream buffer;
-    buffer << file.rdbuf();
-    return buffer.str();
-  }
-
-  Outcome run(const std::string& args) {
-    const std::string command = std::string(TRAINMEM_BINARY) + " characterize " + args + " >" +
-                                (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string();
-    const int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir_ / "stdout"), slurp(dir_ / "stderr")};
-  }
+  testing::Outcome characterize(const std::string& args) { return run("characterize " + args); }
 
   // Activation bytes of resnet18 at 32 px and `batch`, measured or extrapolated (`extra` options).
   int64_t activation_bytes(int64_t batch, const std::string& extra = "") {
-    const Outcome outcome =
-        run("--models resnet18 --resolution 32 --batch " + std::to_string(batch) + " --json " + extra);
+    const testing::Outcome outcome =
+        characterize("--models resnet18 --resolution 32 --batch " + std::to_string(batch) + " --json " + extra);
     EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
     return nlohmann::json::parse(outcome.out).at(0).at("activation_bytes").get<int64_t>();
   }
-
-  fs::path dir_;
 };
 
 TEST_F(Characterize, MeasuresEachModelAndWritesRowsSortedByActivationShare) {
   const fs::path csv = dir_ / "rows.csv";
-  const Outcome outcome = run("--models resnet18,mobilenet_v2 --batch 4 --resolution 32 --json --out " + csv.string());
+  const testing::Outcome outcome =
+      characterize("--models resnet18,mobilenet_v2 --batch 4 --resolution 32 --json --out " + csv.string());
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
   const auto rows = nlohmann::json::parse(outcome.out);
   ASSERT_EQ(rows.size(), 2u);
@@ -87,16 +59,16 @@ TEST_F(Characterize, AffineLawFromTwoSmallBatchesPredictsTheMeasurement) {
   const int64_t extrapolated = activation_bytes(8, "--extrapolate-from 2");
   // Exact: every activation's size is affine in the batch (batch norm's saved statistics are the intercept).
   EXPECT_EQ(extrapolated, measured);
-  const Outcome table = run("--models resnet18 --resolution 32 --batch 8 --extrapolate-from 2");
+  const testing::Outcome table = characterize("--models resnet18 --resolution 32 --batch 8 --extrapolate-from 2");
   EXPECT_NE(table.out.find("extrapolated with S(B) = a + b·B from batches 2 and 4"), std::string::npos) << table.out;
 }
 
 // The sweep goes on past a model that does not fit, and the command ends saying which did not.
 TEST_F(Characterize, ReportsAModelThatDoesNotFitAndMeasuresTheRest) {
-  const Outcome outcome = run("--models vgg11,resnet18 --batch 2 --resolution 32 --budget 200MiB --json");
+  const testing::Outcome outcome =
+      characterize("--models vgg11,resnet18 --batch 2 --resolution 32 --budget 200MiB --json");
   EXPECT_EQ(outcome.exit_code, 3) << outcome.err;
-  EXPECT_EQ(outcome.err,
-            "trainmem: ran out of memory measuring vgg11 (in init: the parameters alone do not fit)\n");
+  EXPECT_EQ(outcome.err, "trainmem: ran out of memory measuring vgg11 (in init: the parameters alone do not fit)\n");
   const auto rows = nlohmann::json::parse(outcome.out);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0]["model"], "resnet18");
@@ -107,11 +79,29 @@ TEST_F(Characterize, ReportsAModelThatDoesNotFitAndMeasuresTheRest) {
   EXPECT_EQ(rows[1]["out_of_memory"], "in init: the parameters alone do not fit");
 }
 
+// A model that fails for another reason (batch norm refuses a batch of 1 where the map is 1 x 1) gets its
+// row too, and the sweep goes on.
+TEST_F(Characterize, ReportsAModelThatFailsAndMeasuresTheRest) {
+  const testing::Outcome outcome = characterize("--models resnet18,squeezenet1_1 --batch 1 --resolution 32 --json");
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.err;
+  EXPECT_EQ(outcome.err,
+            "trainmem: failed measuring resnet18 (Expected more than 1 value per channel when training, got input "
+            "size [1, 512, 1, 1])\n");
+  const auto rows = nlohmann::json::parse(outcome.out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["model"], "squeezenet1_1");
+  EXPECT_GT(rows[0]["activation_bytes"].get<int64_t>(), 0);
+  EXPECT_EQ(rows[1]["model"], "resnet18");
+  EXPECT_FALSE(rows[1].contains("activation_bytes"));
+  EXPECT_EQ(rows[1]["error"].get<std::string>().rfind("Expected more than 1 value per channel", 0), 0u) << rows[1];
+}
+
 // Activations as `profile` defines them are what autograd keeps for backward: the same storages torchvision
 // saves, except the 4-byte loss, which our forward phase holds and no backward node saves. Models: plain
 // convolutions, squeeze-excitation with stochastic depth, auxiliary heads computed and dropped, window attention.
 TEST_F(Characterize, ActivationBytesAreTorchvisionsSavedForBackwardBytes) {
-  const Outcome outcome = run("--models resnet18,efficientnet_b0,googlenet,swin_t --batch 2 --resolution 32 --json");
+  const testing::Outcome outcome =
+      characterize("--models resnet18,efficientnet_b0,googlenet,swin_t --batch 2 --resolution 32 --json");
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
   std::string oracle_command =
       std::string(TRAINMEM_PYTHON) + " " + TRAINMEM_SOURCE_DIR + "/tests/oracle/saved_for_backward.py";
@@ -134,7 +124,7 @@ TEST_F(Characterize, ActivationBytesAreTorchvisionsSavedForBackwardBytes) {
 TEST_F(Characterize, RejectsBadInputWithOneLine) {
   for (const std::string args : {"--models nosuchnet", "--models resnet18 --out rows.txt",
                                  "--models resnet18 --extrapolate-from -1", "--models resnet18 --resolution 0"}) {
-    const Outcome outcome = run(args);
+    const testing::Outcome outcome = characterize(args);
     EXPECT_EQ(outcome.exit_code, 2) << args << "\n" << outcome.err;
     EXPECT_EQ(std::count(outcome.err.begin(), outcome.err.end(), '\n'), 1) << outcome.err;
   }
