@@ -4,18 +4,21 @@
 // Usage: trainmem_bench_tracer [--pairs N] [--rounds R] [--processes K] [--batch B] [--resolution PX] [--steps S]
 //                              [--threads T]
 //
-// Everything runs in fresh child processes: within one process, later training runs are slower than
-// earlier ones (allocator heap state), and one process's heap layout can favour a configuration by ~10 ns
+// Everything runs in fresh child processes: one process's heap layout can favour a configuration by ~10 ns
 // per pair, more than some of the effects measured.
 // - Pairs: each of K processes runs R rounds of raw, traced and intercepted-not-recording blocks of N
 //   pairs, timed by the thread's CPU clock (the machine may be shared: time spent preempted is not the
 //   tracer's). Per process the medians over rounds; reported, the median over processes and the spread.
-// - Steps: R rounds of one untraced and one traced process, in alternating order (ABBA), so that drift of
-//   the machine hits both alike. Reported, the median of the rounds' traced/untraced ratios and their spread,
-//   for the steady step's wall time (the target) and for the CPU time of the process's whole training run
-//   (init and every step: less exposed to other load on a shared machine, but it counts threads spinning).
+// - Steps: each of K processes trains S steps after two warm-up steps, the tracer installed for one step of
+//   each consecutive pair and removed for the other, in alternating order (U T, T U, ...): the two steps of a
+//   pair share the heap, the caches and the machine's load of that moment, which separate processes do not
+//   (one step per fresh process spread ±15–30% here). Each process gets an argv[0] of another length (see
+//   run_child). Reported, each process's median of its pairs' traced/untraced wall-time ratios, the median
+//   over all pairs, and the ratio of the summed times.
 #include <c10/core/CPUAllocator.h>
-#include <sys/resource.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <algorithm>
@@ -72,9 +75,33 @@ void measure_pairs(int pairs, int rounds) {
   std::printf("%.3f %.3f %.3f\n", median(raw_ns), median(traced_ns), median(intercepted_ns));
 }
 
-// Runs `arguments` in a fresh process of this binary and reads `count` numbers from its output.
-std::vector<double> run_child(const char* self, const std::string& arguments, int count) {
-  FILE* child = popen((std::string(self) + " " + arguments).c_str(), "r");
+// Runs this binary (`self`) with `arguments` in a fresh process whose argv[0] is `self` followed by `padding`
+// spaces, and reads `count` numbers from its output. The length of argv[0] moves the initial stack, and with
+// it how the traced code's stack frames fall against the data they touch: on this VM the step ratio was
+// 0.99 with argv[0] "/work/main/build/bench/trainmem_bench_tracer", 1.05 with "bench/trainmem_bench_tracer"
+// and 1.07 with "x" (same binary, 3 processes each). Step processes therefore run at spread paddings.
+std::vector<double> run_child(const char* self, const std::string& arguments, int count, size_t padding = 0) {
+  std::vector<std::string> words{std::string(self) + std::string(padding, ' ')};
+  for (size_t start = 0; start < arguments.size();) {
+    const size_t end = std::min(arguments.find(' ', start), arguments.size());
+    words.push_back(arguments.substr(start, end - start));
+    start = end + 1;
+  }
+  std::vector<char*> child_argv;
+  for (std::string& word : words) child_argv.push_back(word.data());
+  child_argv.push_back(nullptr);
+  int out[2];
+  pid_t pid = -1;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (pipe(out) == 0) {
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    if (posix_spawn(&pid, self, &actions, nullptr, child_argv.data(), environ) != 0) pid = -1;
+    close(out[1]);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  FILE* child = pid > 0 ? fdopen(out[0], "r") : nullptr;
   std::vector<double> values(static_cast<size_t>(count));
   for (double& value : values) {
     if (child == nullptr || std::fscanf(child, "%lf", &value) != 1) {
@@ -82,21 +109,39 @@ std::vector<double> run_child(const char* self, const std::string& arguments, in
       std::exit(1);
     }
   }
-  pclose(child);
+  std::fclose(child);
+  waitpid(pid, nullptr, 0);
   return values;
 }
 
-std::string step_arguments(const trainmem::TrainingOptions& options, bool traced) {
-  return std::string("--child-step ") + (traced ? "1" : "0") + " --batch " + std::to_string(options.batch) +
-         " --resolution " + std::to_string(options.resolution) + " --steps " + std::to_string(options.steps) +
-         " --threads " + std::to_string(options.threads);
+std::string step_arguments(const trainmem::TrainingOptions& options) {
+  return "--child-steps 1 --batch " + std::to_string(options.batch) + " --resolution " +
+         std::to_string(options.resolution) + " --steps " + std::to_string(options.steps) + " --threads " +
+         std::to_string(options.threads);
 }
 
-double process_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+// Two warm-up steps (one of each: first-touch allocations, oneDNN kernel selection, the tracer's first
+// chunks), then `options.steps` measured ones. Traced steps run inside a TraceSession made and finished
+// between steps, outside the steps' timing. Prints each measured pair's untraced and traced seconds.
+void measure_steps(trainmem::TrainingOptions options) {
+  constexpr int64_t kWarmUpSteps = 2;
+  const int64_t measured = options.steps;
+  options.steps += kWarmUpSteps;
+  // Pair q = steps 2q+1, 2q+2: even pairs trace their second step, odd pairs their first (U T T U U T ...).
+  auto traced = [](int64_t step) { return ((step - 1) / 2) % 2 == 1 ? step % 2 == 1 : step % 2 == 0; };
+  std::unique_ptr<TraceSession> session;
+  options.on_step_start = [&](int64_t step) {
+    if (traced(step) && !session) session = std::make_unique<TraceSession>();
+    if (!traced(step) && session) session.reset();
+  };
+  const trainmem::TrainingResult result = trainmem::train_synthetic(options);
+  session.reset();
+  for (int64_t step = kWarmUpSteps + 1; step < kWarmUpSteps + measured; step += 2) {
+    const double first = result.step_seconds[static_cast<size_t>(step - 1)];
+    const double second = result.step_seconds[static_cast<size_t>(step)];
+    if (traced(step)) std::printf("%.6f %.6f\n", second, first);
+    else std::printf("%.6f %.6f\n", first, second);
+  }
 }
 
 struct Spread {
@@ -110,16 +155,16 @@ Spread spread(const std::vector<double>& values) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int pairs = 1'000'000, rounds = 5, processes = 5, child_step = -1;
-  bool child_pairs = false;
+  int pairs = 1'000'000, rounds = 5, processes = 5;
+  bool child_pairs = false, child_steps = false;
   trainmem::TrainingOptions training;
   training.batch = 8;
   training.resolution = 64;
-  training.steps = 4;
+  training.steps = 40;
   for (int i = 1; i + 1 < argc; i += 2) {
     const long value = std::atol(argv[i + 1]);
     if (!std::strcmp(argv[i], "--pairs")) pairs = static_cast<int>(value);
-    else if (!std::strcmp(argv[i], "--child-step")) child_step = static_cast<int>(value);
+    else if (!std::strcmp(argv[i], "--child-steps")) child_steps = value != 0;
     else if (!std::strcmp(argv[i], "--child-pairs")) child_pairs = value != 0;
     else if (!std::strcmp(argv[i], "--rounds")) rounds = static_cast<int>(value);
     else if (!std::strcmp(argv[i], "--processes")) processes = static_cast<int>(value);
@@ -137,13 +182,13 @@ int main(int argc, char** argv) {
     measure_pairs(pairs, rounds);
     return 0;
   }
-  if (child_step >= 0) {
-    std::unique_ptr<TraceSession> session;
-    if (child_step == 1) session = std::make_unique<TraceSession>();
-    const double cpu_start = process_cpu_seconds();
-    const double step_seconds = trainmem::steady_step_seconds(trainmem::train_synthetic(training));
-    std::printf("%.6f %.6f\n", step_seconds, process_cpu_seconds() - cpu_start);
+  if (child_steps) {
+    measure_steps(training);
     return 0;
+  }
+  if (training.steps < 2 || training.steps % 2 != 0) {
+    std::fprintf(stderr, "trainmem_bench_tracer: --steps must be even and at least 2\n");
+    return 2;
   }
 
   std::vector<double> raw_ns, traced_ns, intercepted_ns, added_ns;
@@ -165,29 +210,33 @@ int main(int argc, char** argv) {
   std::printf("  added by tracing            %7.1f ns per pair (per process: %.1f .. %.1f)\n", added.median, added.min,
               added.max);
 
-  // [0]: steady step wall seconds, [1]: CPU seconds of the training run; per configuration and their ratio.
-  std::vector<double> untraced[2], traced[2], ratios[2];
-  for (int round = 0; round < rounds; ++round) {
-    const bool traced_first = round % 2 == 1;  // U T, T U, U T, ...
-    const std::vector<double> first = run_child(argv[0], step_arguments(training, traced_first), 2);
-    const std::vector<double> second = run_child(argv[0], step_arguments(training, !traced_first), 2);
-    for (int m = 0; m < 2; ++m) {
-      untraced[m].push_back(traced_first ? second[m] : first[m]);
-      traced[m].push_back(traced_first ? first[m] : second[m]);
-      ratios[m].push_back(traced[m].back() / untraced[m].back());
-    }
-  }
-  std::printf("%s training step, batch %lld, %lldpx, %s threads, %d rounds of an untraced and a traced fresh process:\n",
+  std::printf("%s training step, batch %lld, %lldpx, %s threads, %d processes x %lld steps, tracer on for one step of "
+              "each pair:\n",
               training.model.c_str(), static_cast<long long>(training.batch),
               static_cast<long long>(training.resolution),
-              training.threads > 0 ? std::to_string(training.threads).c_str() : "default", rounds);
-  const char* names[2] = {"steady step wall time ", "training run CPU time "};
-  for (int m = 0; m < 2; ++m) {
-    const Spread u = spread(untraced[m]), t = spread(traced[m]), r = spread(ratios[m]);
-    std::printf("  %s untraced %.4f s (%.4f .. %.4f), traced %.4f s (%.4f .. %.4f)\n", names[m], u.median, u.min,
-                u.max, t.median, t.min, t.max);
-    std::printf("  %s traced/untraced: median of rounds %.3f (%.3f .. %.3f), ratio of medians %.3f\n", names[m],
-                r.median, r.min, r.max, t.median / u.median);
+              training.threads > 0 ? std::to_string(training.threads).c_str() : "default", processes,
+              static_cast<long long>(training.steps));
+  std::vector<double> all_ratios, process_ratios, untraced_seconds, traced_seconds;
+  for (int p = 0; p < processes; ++p) {
+    const size_t padding = static_cast<size_t>(p) * 37 % 64;
+    const std::vector<double> seconds =
+        run_child(argv[0], step_arguments(training), static_cast<int>(training.steps), padding);
+    std::vector<double> ratios;
+    for (size_t i = 0; i + 1 < seconds.size(); i += 2) {
+      untraced_seconds.push_back(seconds[i]);
+      traced_seconds.push_back(seconds[i + 1]);
+      ratios.push_back(seconds[i + 1] / seconds[i]);
+    }
+    process_ratios.push_back(median(ratios));
+    std::printf("  process %d, argv[0] + %2zu bytes: traced/untraced median %.3f\n", p + 1, padding, median(ratios));
+    all_ratios.insert(all_ratios.end(), ratios.begin(), ratios.end());
   }
+  const Spread u = spread(untraced_seconds), t = spread(traced_seconds), per_process = spread(process_ratios);
+  double untraced_sum = 0, traced_sum = 0;
+  for (size_t i = 0; i < untraced_seconds.size(); ++i) untraced_sum += untraced_seconds[i], traced_sum += traced_seconds[i];
+  std::printf("  step wall time   untraced %.4f s (%.4f .. %.4f), traced %.4f s (%.4f .. %.4f)\n", u.median, u.min,
+              u.max, t.median, t.min, t.max);
+  std::printf("  traced/untraced  median of %zu pairs %.3f (per process: %.3f .. %.3f), ratio of sums %.3f\n",
+              all_ratios.size(), median(all_ratios), per_process.min, per_process.max, traced_sum / untraced_sum);
   return 0;
 }

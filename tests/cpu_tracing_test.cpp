@@ -5,6 +5,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/types.h>
 
+#include <malloc.h>
+
 #include <map>
 #include <thread>
 
@@ -49,6 +51,42 @@ TEST(CpuTracing, BlocksFromBeforeTheSessionAreFreedWithoutEvents) {
   const Recording recording = session.finish();
   ASSERT_EQ(recording.events.size(), 1u);
   EXPECT_EQ(recording.events[0].bytes, 40);
+}
+
+TEST(CpuTracing, BlocksFromAnEarlierSessionAreFreedWithoutEvents) {
+  TraceSession first;
+  torch::Tensor kept = torch::ones({1000});
+  first.finish();
+  TraceSession second;
+  kept.reset();
+  const Recording recording = second.finish();
+  EXPECT_TRUE(recording.events.empty());
+}
+
+// Sizes go in the block's spare tail bytes (or n + 8 is requested when a block has too few): every size is
+// recorded exactly, and its free finds it again, whatever room the heap's rounding leaves.
+TEST(CpuTracing, RecordsTheExactSizeOfEveryBlockSize) {
+  TraceSession session;
+  for (int64_t n = 1; n <= 300; ++n) torch::Tensor block = torch::empty({n}, torch::kUInt8);
+  const Recording recording = session.finish();
+  ASSERT_EQ(recording.events.size(), 600u);
+  for (int64_t n = 1; n <= 300; ++n) {
+    const Event& alloc = recording.events[static_cast<size_t>(2 * (n - 1))];
+    const Event& free = recording.events[static_cast<size_t>(2 * (n - 1) + 1)];
+    EXPECT_EQ(alloc.bytes, n);
+    EXPECT_EQ(free.bytes, -n);
+    EXPECT_EQ(free.address, alloc.address);
+  }
+}
+
+// The heap sees the request an untraced run makes (a size prefix would move every block to a larger class).
+TEST(CpuTracing, LeavesTheHeapRequestOfASizeWithRoomUnchanged) {
+  const auto usable = [](const torch::Tensor& t) { return malloc_usable_size(t.data_ptr()); };
+  const torch::Tensor untraced = torch::empty({1024});
+  TraceSession session;
+  const torch::Tensor traced = torch::empty({1024});
+  EXPECT_EQ(usable(traced), usable(untraced));
+  EXPECT_GE(usable(traced), 4096u + 8u);
 }
 
 // conv -> act (ReLU) -> flatten -> fc on a 2 x 1 x 4 x 4 batch: every byte below is computed by hand.

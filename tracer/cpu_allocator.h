@@ -4,9 +4,9 @@
 
 namespace trainmem {
 
-// Puts the tracing allocator in front of LibTorch's CPU allocator (idempotent). Blocks it serves carry
-// their size in a 64-byte prefix, so a free needs no lookup; the DataPtr keeps context == data, which
-// oneDNN's raw_allocate path requires.
+// Puts the tracing allocator in front of LibTorch's default CPU allocator (idempotent; throws if another
+// allocator is installed). Blocks it serves carry their size in their last 8 usable bytes, so a free needs
+// no lookup; the DataPtr keeps context == data, which oneDNN's raw_allocate path requires.
 void install_cpu_allocator_tracing();
 // Gives LibTorch back its own allocator for new allocations; blocks already served stay valid.
 void uninstall_cpu_allocator_tracing();

@@ -2,7 +2,9 @@
 
 #include <ATen/record_function.h>
 
+#include <memory_resource>
 #include <mutex>
+#include <string_view>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -12,23 +14,33 @@
 namespace trainmem {
 namespace {
 
+// The observer's common paths allocate nothing from the heap: small blocks living from forward to backward
+// among the tensors' blocks would change how the traced program's heap fragments and is trimmed (the
+// allocator interception leaves the heap's requests unchanged for the same reason).
 std::mutex g_forward_mutex;
-std::unordered_map<uint64_t, uint32_t> g_module_of_forward_op;  // (thread, seq) -> module id
+std::pmr::unsynchronized_pool_resource g_forward_nodes;  // the map's nodes, reused from step to step
+std::pmr::unordered_map<uint64_t, uint32_t> g_module_of_forward_op(&g_forward_nodes);  // (thread, seq) -> module
 std::vector<at::CallbackHandle> g_handles;
 
 uint64_t forward_key(uint64_t thread, int64_t seq) { return thread << 40 ^ static_cast<uint64_t>(seq); }
 
-// Interning per op would take the table's lock; each thread caches ids for the current recording.
-uint32_t intern_cached(const char* name) {
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+};
+
+// Interning per op would take the table's lock; each thread caches ids for the current recording, looked up
+// by string_view, so a name already seen costs no allocation.
+uint32_t intern_cached(std::string_view name) {
   thread_local uint64_t generation = 0;
-  thread_local std::unordered_map<std::string, uint32_t> ids;
+  thread_local std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> ids;
   Recorder& recorder = Recorder::instance();
   if (generation != recorder.active_generation()) {
     ids.clear();
     generation = recorder.active_generation();
   }
   auto it = ids.find(name);
-  if (it == ids.end()) it = ids.emplace(name, recorder.intern(name)).first;
+  if (it == ids.end()) it = ids.emplace(std::string(name), recorder.intern(name)).first;
   return it->second;
 }
 
@@ -70,7 +82,8 @@ std::unique_ptr<at::ObserverContext> on_module_start(const at::RecordFunction& f
   next.module = intern_cached(fn.name());
   for (const c10::IValue& input : fn.inputs()) {
     if (input.isTensor()) {
-      recorder.note_module_input(next.module, input.toTensor().sizes().vec());
+      const c10::IntArrayRef sizes = input.toTensor().sizes();
+      recorder.note_module_input(next.module, {sizes.data(), sizes.size()});
       break;
     }
   }

@@ -79,9 +79,9 @@ void Recorder::publish_context(const ThreadContext& context) {
   published_context_.store(static_cast<uint64_t>(context.module) << 32 | context.op, std::memory_order_relaxed);
 }
 
-void Recorder::note_module_input(uint32_t module, std::vector<int64_t> shape) {
+void Recorder::note_module_input(uint32_t module, std::span<const int64_t> shape) {
   std::lock_guard<std::mutex> lock(side_mutex_);
-  module_inputs_[module] = std::move(shape);
+  module_inputs_[module].assign(shape.begin(), shape.end());  // reuses the vector of the module's last call
 }
 
 }  // namespace trainmem

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -94,7 +95,7 @@ class Recorder {
   static ThreadContext& thread_context() { return t_context; }
   // Ops on threads with no context of their own (intra-op workers) inherit the driving thread's.
   void publish_context(const ThreadContext& context);
-  void note_module_input(uint32_t module, std::vector<int64_t> shape);
+  void note_module_input(uint32_t module, std::span<const int64_t> shape);
   // A clock sample for event times (see EventLog): operators start often enough to keep times precise.
   void sample_clock() {
     if (recording()) log_->sample_clock();
