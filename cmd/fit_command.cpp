@@ -35,7 +35,7 @@ struct FitArgs {
   std::vector<std::string> budgets;  // sizes
   std::string gpus;                  // comma list of names
   std::vector<std::string> configurations{"none"};
-  int64_t small_batch = 2;
+  int64_t small_batch = 4;
   bool confirm = true;
   bool json = false;
 };
