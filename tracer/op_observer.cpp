@@ -4,8 +4,8 @@
 
 #include <memory_resource>
 #include <mutex>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
