@@ -1,5 +1,6 @@
 // `trainmem train`: train on a real dataset for whole epochs, one or several compression settings in lockstep,
 // with the curves, a checkpoint per epoch, and the memory profile of each configuration's first step.
+#include <c10/util/Exception.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,6 +9,8 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include "cmd/cli_errors.h"
 #include "cmd/commands.h"
@@ -17,10 +20,12 @@
 #include "cmd/train_outputs.h"
 #include "data/fashion_mnist.h"
 #include "reports/errors.h"
+#include "reports/failure_report.h"
 #include "reports/output_dir.h"
 #include "reports/terminal_report.h"
 #include "reports/terminal_style.h"
 #include "training/checkpoint.h"
+#include "tracer/cpu_allocator.h"
 #include "training/epoch_training.h"
 
 namespace trainmem::cli {
@@ -90,6 +95,19 @@ FirstStepMemory read_first_step_memory(const fs::path& out, const compression::C
     memory.activation_bytes = summary["activation_bytes"].get<int64_t>();
   }
   return memory;
+}
+
+// The budget's refusal outside the traced first steps, if a configuration's memory account made one.
+std::optional<TrainingOutOfMemory> refused_by_budget(LockstepTraining& training) {
+  for (const TrainingConfiguration& configuration : training.configurations()) {
+    if (configuration.account == nullptr || !configuration.account->refused()) continue;
+    const MemoryAccount::Refusal refusal = configuration.account->refusal();
+    const OutOfMemoryInfo info{std::string(to_string(refusal.phase)), refusal.step, "", "", refusal.requested_bytes,
+                               refusal.live_bytes, configuration.account->limit_bytes()};
+    return TrainingOutOfMemory{configuration.policy.spec,
+                               describe_out_of_memory(info) + "; not traced, so no module or op"};
+  }
+  return std::nullopt;
 }
 
 std::atomic<bool> g_stop_requested{false};
@@ -175,10 +193,24 @@ int run_train(TrainArgs args) {
   }
   const data::ImageDataset dataset = load_dataset(args);
   LockstepTraining training(args.training, dataset);
+  // With --budget, what each configuration allocates counts against a device of that size on every step, traced
+  // (the first, with the full diagnosis) or not.
+  std::vector<std::unique_ptr<MemoryAccount>> accounts;
+  for (auto& configuration : training.configurations()) {
+    if (args.budget_bytes <= 0) break;
+    accounts.push_back(std::make_unique<MemoryAccount>(args.budget_bytes));
+    configuration.account = accounts.back().get();
+  }
   std::vector<FirstStepMemory> memory;
   if (args.resume) {
-    training.build_all();
-    load_checkpoint(checkpoint, training);
+    try {
+      training.build_all();
+      load_checkpoint(checkpoint, training);
+    } catch (const c10::OutOfMemoryError&) {
+      const auto refused = refused_by_budget(training);
+      if (!refused) throw;
+      throw OutOfMemory(refused->diagnosis);  // before any step: the run's files stay as they were
+    }
     for (const auto& configuration : training.configurations()) {
       memory.push_back(read_first_step_memory(out, configuration.policy));
     }
@@ -226,6 +258,12 @@ int run_train(TrainArgs args) {
     progress.clear();
     write_training_files(out, training, memory, out_of_memory);
     throw;
+  } catch (const c10::OutOfMemoryError&) {
+    out_of_memory = refused_by_budget(training);
+    if (!out_of_memory) throw;
+    progress.clear();
+    write_training_files(out, training, memory, out_of_memory);
+    throw OutOfMemory(out_of_memory->diagnosis);
   }
   progress.clear();
   if (!finished) {

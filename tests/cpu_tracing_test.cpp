@@ -12,6 +12,7 @@
 
 #include "models/classifier.h"
 #include "models/module_scope.h"
+#include "tracer/cpu_allocator.h"
 #include "tracer/session.h"
 
 namespace trainmem {
@@ -89,6 +90,28 @@ TEST(CpuTracing, RequestsTheTensorsOwnSizeWhenItsBlockHasRoom) {
     EXPECT_GE(malloc_usable_size(traced.data_ptr()), 4096u + 8u);
     EXPECT_LT(malloc_usable_size(traced.data_ptr()), 4096u + 64u);
   }
+}
+
+TEST(MemoryAccount, RefusesWhatWouldPassItsLimitAndCountsFreesWhereverTheyHappen) {
+  MemoryAccount account(10'000);
+  torch::Tensor kept;
+  {
+    ChargeScope charge(&account);
+    kept = torch::empty({1000});
+    EXPECT_EQ(account.live_bytes(), 4000);
+    { const torch::Tensor temporary = torch::empty({1000}); EXPECT_EQ(account.live_bytes(), 8000); }
+    EXPECT_EQ(account.live_bytes(), 4000);
+    EXPECT_FALSE(account.refused());
+    EXPECT_THROW(torch::empty({2000}), c10::OutOfMemoryError);
+    EXPECT_TRUE(account.refused());
+    EXPECT_EQ(account.refusal().requested_bytes, 8000);
+    EXPECT_EQ(account.refusal().live_bytes, 4000);
+    EXPECT_EQ(account.live_bytes(), 4000) << "a refused allocation is not charged";
+  }
+  const torch::Tensor uncharged = torch::empty({1000});
+  EXPECT_EQ(account.live_bytes(), 4000);
+  kept.reset();  // freed after the scope: still the account's block
+  EXPECT_EQ(account.live_bytes(), 0);
 }
 
 // conv -> act (ReLU) -> flatten -> fc on a 2 x 1 x 4 x 4 batch: every byte below is computed by hand.

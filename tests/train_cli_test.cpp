@@ -206,6 +206,32 @@ TEST_F(TrainCli, BudgetStopsTheProfiledFirstStepAsOutOfMemory) {
   EXPECT_TRUE(read_json(dir_ / "fits" / "summary.json")["out_of_memory"].is_null());
 }
 
+// The second step also holds the momentum the first step's update created: a budget just above the first
+// step's peak lets it pass and stops the second, which is not traced, as a device of that size would.
+TEST_F(TrainCli, BudgetHoldsOnStepsAfterTheTracedFirstOne) {
+  const Outcome unbounded = run(kTiny + "--epochs 1 --out " + (dir_ / "unbounded").string());
+  ASSERT_EQ(unbounded.exit_code, 0) << unbounded.err;
+  const int64_t first_peak = read_json(dir_ / "unbounded" / "first-step-none" / "summary.json")["peak_bytes"];
+  const fs::path out = dir_ / "train";
+  const std::string budget = std::to_string(first_peak + (64 << 10));
+  expect_clear_failure(kTiny + "--epochs 1 --budget " + budget + " --out " + out.string(), "(step 2)", 3);
+  EXPECT_TRUE(read_json(out / "first-step-none" / "summary.json")["out_of_memory"].is_null());
+  const auto summary = read_json(out / "summary.json");
+  EXPECT_NE(summary["out_of_memory"]["diagnosis"].get<std::string>().find("not traced"), std::string::npos);
+  EXPECT_EQ(summary["completed_epochs"], 0);
+}
+
+// A resumed run's first steps are not profiled again; what it holds is charged all the same.
+TEST_F(TrainCli, BudgetHoldsOnAResumedRun) {
+  const fs::path out = dir_ / "train";
+  ASSERT_EQ(run(kTiny + "--epochs 1 --out " + out.string()).exit_code, 0);
+  const std::string summary = slurp(out / "summary.json");
+  expect_clear_failure(kTiny + "--epochs 2 --resume --budget 20MiB --out " + out.string(), "out of memory", 3);
+  EXPECT_EQ(slurp(out / "summary.json"), summary) << "the run it continues is kept as it was";
+  const Outcome resumed = run(kTiny + "--epochs 2 --resume --budget 1GiB --out " + out.string());
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+}
+
 TEST_F(TrainCli, RejectsMissingDataNamingThePackage) {
   expect_clear_failure(kTiny + "--epochs 1 --data-dir " + (dir_ / "none").string(), "dataset-fashion-mnist");
 }

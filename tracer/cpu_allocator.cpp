@@ -6,7 +6,10 @@
 #include <malloc.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 
 #include "tracer/recorder.h"
 
@@ -19,20 +22,26 @@ namespace {
 // from the block needs no lookup in a shared table, and the heap sees the requests an untraced run makes,
 // except for sizes whose block has under 8 spare bytes (n + 8 is requested then).
 // The tag also carries the recording the block was recorded in, so that the stream stays balanced: a block
-// allocated before the current recording started is freed without an event.
-struct Tag {
+// allocated before the current recording started is freed without an event; and the memory account it was
+// charged to (bits 42..47; 0: none).
+struct SizeTag {
   static constexpr int kGenerationBits = 16;
-  static constexpr uint64_t kBytesMask = (uint64_t{1} << (64 - kGenerationBits)) - 1;
+  static constexpr int kAccountBits = 6;
+  static constexpr int kBytesBits = 64 - kGenerationBits - kAccountBits;  // blocks up to 4 TiB
+  static constexpr uint64_t kBytesMask = (uint64_t{1} << kBytesBits) - 1;
+  static constexpr uint64_t kAccountMask = (uint64_t{1} << kAccountBits) - 1;
   uint64_t word;
 
   // 0 for "not recorded"; recordings map to 1..65535 (a block outliving 65535 recordings could be mistaken).
   static uint64_t generation_field(uint64_t generation) {
     return generation == 0 ? 0 : generation % ((uint64_t{1} << kGenerationBits) - 1) + 1;
   }
-  static Tag of(size_t bytes, uint64_t generation) {
-    return {generation_field(generation) << (64 - kGenerationBits) | bytes};
+  static SizeTag of(size_t bytes, uint64_t generation, int account) {
+    return {generation_field(generation) << (64 - kGenerationBits) | static_cast<uint64_t>(account) << kBytesBits |
+            bytes};
   }
   size_t bytes() const { return word & kBytesMask; }
+  int account() const { return static_cast<int>(word >> kBytesBits & kAccountMask); }
   bool recorded_in(uint64_t generation) const {
     return generation != 0 && word >> (64 - kGenerationBits) == generation_field(generation);
   }
@@ -40,22 +49,52 @@ struct Tag {
 
 // The inner allocator is LibTorch's default, which serves blocks from malloc (posix_memalign), so
 // malloc_usable_size tells how far a block extends.
-Tag* tag_of(void* data, size_t usable_bytes) {
-  return reinterpret_cast<Tag*>(static_cast<char*>(data) + usable_bytes - sizeof(Tag));
+SizeTag* tag_of(void* data, size_t usable_bytes) {
+  return reinterpret_cast<SizeTag*>(static_cast<char*>(data) + usable_bytes - sizeof(SizeTag));
 }
 
 c10::Allocator* g_inner = nullptr;
 c10::DeleterFnPtr g_inner_deleter = nullptr;
+
+struct AccountSlot {
+  std::atomic<int64_t> live{0};
+  int64_t limit = 0;
+  std::mutex refusal_mutex;
+  std::optional<MemoryAccount::Refusal> refusal;
+};
+// Slot 0 is "no account"; slots are never reused, so a block freed after its account is gone finds its own.
+std::array<AccountSlot, SizeTag::kAccountMask + 1> g_accounts;
+std::atomic<int> g_next_account{1};
+std::atomic<int> g_charged_account{0};
+std::atomic<bool> g_accounts_exist{false};
+
+// Charges `n` bytes to the account being charged, if any; false (and the refusal remembered) past its limit.
+bool charge(int account, size_t n) {
+  AccountSlot& slot = g_accounts[static_cast<size_t>(account)];
+  const auto bytes = static_cast<int64_t>(n);
+  const int64_t live = slot.live.fetch_add(bytes, std::memory_order_relaxed);
+  if (live + bytes <= slot.limit) return true;
+  slot.live.fetch_sub(bytes, std::memory_order_relaxed);
+  const Recorder& recorder = Recorder::instance();
+  std::lock_guard<std::mutex> lock(slot.refusal_mutex);
+  slot.refusal = MemoryAccount::Refusal{bytes, live, recorder.phase(), recorder.step()};
+  return false;
+}
+
+void uncharge(int account, size_t n) {
+  if (account != 0) g_accounts[static_cast<size_t>(account)].live.fetch_sub(static_cast<int64_t>(n), std::memory_order_relaxed);
+}
 
 uint64_t current_generation() { return Recorder::instance().active_generation(); }
 
 void delete_traced(void* data) {
   if (data == nullptr) return;
   const uint64_t generation = current_generation();
-  if (generation != 0) {
-    const Tag tag = *tag_of(data, malloc_usable_size(data));
+  if (generation != 0 || g_accounts_exist.load(std::memory_order_relaxed)) {
+    const SizeTag tag = *tag_of(data, malloc_usable_size(data));
     // Recorded before the memory is released, so the free precedes any reuse of the address.
     if (tag.recorded_in(generation)) Recorder::instance().on_free(data, static_cast<int64_t>(tag.bytes()), kCpuDevice);
+    uncharge(tag.account(), tag.bytes());
   }
   g_inner_deleter(data);
 }
@@ -70,18 +109,20 @@ class TracingCpuAllocator final : public c10::Allocator {
     if (generation != 0 && !recorder.admit(static_cast<int64_t>(n), kCpuDevice)) {
       throw_out_of_memory(n, "the memory limit");
     }
+    const int account = g_charged_account.load(std::memory_order_relaxed);
+    if (account != 0 && !charge(account, n)) throw_out_of_memory(n, "the memory budget");
     // Sizes recur: one that lacked room for the tag is asked with room from then on, not allocated twice.
     thread_local std::array<size_t, 256> lacked_room{};
     size_t& remembered = lacked_room[(n >> 2) % lacked_room.size()];
-    void* data = allocate_inner(remembered == n ? n + sizeof(Tag) : n, generation);
+    void* data = allocate_inner(remembered == n ? n + sizeof(SizeTag) : n, n, generation, account);
     size_t usable = malloc_usable_size(data);
-    if (usable < n + sizeof(Tag)) {
+    if (usable < n + sizeof(SizeTag)) {
       g_inner_deleter(data);
-      data = allocate_inner(n + sizeof(Tag), generation);
+      data = allocate_inner(n + sizeof(SizeTag), n, generation, account);
       usable = malloc_usable_size(data);
       remembered = n;
     }
-    *tag_of(data, usable) = Tag::of(n, generation);
+    *tag_of(data, usable) = SizeTag::of(n, generation, account);
     if (generation != 0) recorder.on_alloc(data, static_cast<int64_t>(n), kCpuDevice);
     return {data, data, &delete_traced, cpu};
   }
@@ -90,10 +131,12 @@ class TracingCpuAllocator final : public c10::Allocator {
   void copy_data(void* dest, const void* src, size_t count) const override { default_copy_data(dest, src, count); }
 
  private:
-  static void* allocate_inner(size_t n, uint64_t generation) {
+  // `request`: what the inner allocator is asked for; `n`: the tensor's bytes, as charged and recorded.
+  static void* allocate_inner(size_t request, size_t n, uint64_t generation, int account) {
     try {
-      return g_inner->raw_allocate(n);
+      return g_inner->raw_allocate(request);
     } catch (const c10::Error&) {
+      uncharge(account, n);
       if (generation != 0) Recorder::instance().on_allocator_failure(static_cast<int64_t>(n), kCpuDevice);
       throw_out_of_memory(n, "the system allocator");
     }
@@ -107,10 +150,14 @@ class TracingCpuAllocator final : public c10::Allocator {
 TracingCpuAllocator g_tracing_allocator;
 uint8_t g_priority = 0;
 
+std::mutex g_install_mutex;
+int g_installs = 0;
+
 }  // namespace
 
 void install_cpu_allocator_tracing() {
-  if (c10::GetCPUAllocator() == &g_tracing_allocator) return;
+  std::lock_guard<std::mutex> lock(g_install_mutex);
+  if (g_installs++ > 0) return;
   if (g_inner == nullptr) {
     g_inner = c10::GetCPUAllocator();
     TORCH_CHECK(g_inner == c10::GetDefaultCPUAllocator(),
@@ -122,7 +169,46 @@ void install_cpu_allocator_tracing() {
 }
 
 void uninstall_cpu_allocator_tracing() {
-  if (g_inner != nullptr && c10::GetCPUAllocator() == &g_tracing_allocator) c10::SetCPUAllocator(g_inner, ++g_priority);
+  std::lock_guard<std::mutex> lock(g_install_mutex);
+  if (g_installs == 0 || --g_installs > 0) return;
+  c10::SetCPUAllocator(g_inner, ++g_priority);
+}
+
+MemoryAccount::MemoryAccount(int64_t limit_bytes) : slot_(g_next_account.fetch_add(1)) {
+  TORCH_CHECK(slot_ <= static_cast<int>(SizeTag::kAccountMask), "trainmem: more than ", SizeTag::kAccountMask,
+              " memory accounts in one process");
+  g_accounts[static_cast<size_t>(slot_)].limit = limit_bytes;
+  g_accounts_exist.store(true);
+}
+
+int64_t MemoryAccount::limit_bytes() const { return g_accounts[static_cast<size_t>(slot_)].limit; }
+
+int64_t MemoryAccount::live_bytes() const {
+  return g_accounts[static_cast<size_t>(slot_)].live.load(std::memory_order_relaxed);
+}
+
+bool MemoryAccount::refused() const {
+  AccountSlot& slot = g_accounts[static_cast<size_t>(slot_)];
+  std::lock_guard<std::mutex> lock(slot.refusal_mutex);
+  return slot.refusal.has_value();
+}
+
+MemoryAccount::Refusal MemoryAccount::refusal() const {
+  AccountSlot& slot = g_accounts[static_cast<size_t>(slot_)];
+  std::lock_guard<std::mutex> lock(slot.refusal_mutex);
+  return slot.refusal.value_or(Refusal{});
+}
+
+ChargeScope::ChargeScope(MemoryAccount* account) : charging_(account != nullptr) {
+  if (!charging_) return;
+  install_cpu_allocator_tracing();
+  g_charged_account.store(account->slot_);
+}
+
+ChargeScope::~ChargeScope() {
+  if (!charging_) return;
+  g_charged_account.store(0);
+  uninstall_cpu_allocator_tracing();
 }
 
 }  // namespace trainmem

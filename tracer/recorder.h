@@ -86,6 +86,7 @@ class Recorder {
   void set_phase_listener(void (*listener)()) { phase_listener_ = listener; }
   Phase phase() const { return static_cast<Phase>(phase_.load(std::memory_order_relaxed)); }
   void set_step(uint32_t step);
+  uint32_t step() const { return step_.load(std::memory_order_relaxed); }
   void tag(const void* address, Tag tag, int8_t device = kCpuDevice);
   std::optional<AllocationFailure> last_failure() const;
   int64_t live_bytes(int8_t device) const { return log_ ? log_->bytes_sum(device) : 0; }

@@ -3,6 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
+#include <torch/optim/adam.h>
+#include <torch/optim/sgd.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
@@ -11,6 +13,7 @@
 
 #include "reports/errors.h"
 #include "reports/output_dir.h"
+#include "tracer/cpu_allocator.h"
 
 namespace trainmem {
 namespace {
@@ -69,6 +72,24 @@ void read_checkpoint(const std::filesystem::path& path, Read read) {
     throw InputError("checkpoint " + path.string() + " is unreadable: " + message.substr(0, message.find('\n')));
   } catch (const nlohmann::json::exception& e) {
     throw InputError("checkpoint " + path.string() + " is unreadable: " + e.what());
+  }
+}
+
+// Tensors read from a checkpoint share the archive's storage, allocated before any configuration's memory
+// account was charged. Copies made under the charge make what a resumed configuration holds its own.
+void take_own_copies(TrainableModel& trainable) {
+  torch::NoGradGuard no_grad;
+  for (at::Tensor& tensor : trainable.model->parameters()) tensor.set_(tensor.clone());
+  for (at::Tensor& tensor : trainable.model->buffers()) tensor.set_(tensor.clone());
+  const auto copy = [](const at::Tensor& tensor) { return tensor.defined() ? tensor.clone() : tensor; };
+  for (auto& [key, state] : trainable.optimizer->state()) {
+    if (auto* sgd = dynamic_cast<torch::optim::SGDParamState*>(state.get())) {
+      sgd->momentum_buffer(copy(sgd->momentum_buffer()));
+    } else if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(state.get())) {
+      adam->exp_avg(copy(adam->exp_avg()));
+      adam->exp_avg_sq(copy(adam->exp_avg_sq()));
+      adam->max_exp_avg_sq(copy(adam->max_exp_avg_sq()));
+    }
   }
 }
 
@@ -141,6 +162,11 @@ void load_checkpoint(const std::filesystem::path& path, LockstepTraining& traini
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(generator_state);
   });
+  // Outside read_checkpoint: a budget's out-of-memory here is not an unreadable checkpoint.
+  for (auto& configuration : training.configurations()) {
+    ChargeScope charge(configuration.account);
+    take_own_copies(configuration.trainable);
+  }
 }
 
 }  // namespace trainmem

@@ -66,6 +66,7 @@ void LockstepTraining::build(TrainingConfiguration& configuration) {
   TrainingOptions options = options_.training;
   options.compression = configuration.policy;
   configuration.info = {};
+  ChargeScope charge(configuration.account);
   // Every configuration is seeded alike, so all start from the same weights.
   configuration.trainable = build_trainable_model(options, options_.learning_rate, configuration.info);
 }
@@ -91,6 +92,7 @@ bool LockstepTraining::train(const EpochHooks& hooks) {
         TrainingConfiguration& configuration = configurations_[c];
         EpochMetrics& m = metrics[c];
         const auto step = [&] {
+          ChargeScope charge(configuration.account);
           const auto start = std::chrono::steady_clock::now();
           Recorder::instance().set_step(static_cast<uint32_t>((epoch - 1) * batches + b + 1));
           const double loss = train_step(configuration.trainable, [&] {
@@ -144,6 +146,7 @@ bool LockstepTraining::test(std::vector<EpochMetrics>& metrics, const EpochHooks
     const data::LabelledImages raw = data::slice(split, b * batch, std::min(batch, split.size() - b * batch));
     double first_loss = 0;
     for (size_t c = 0; c < configurations_.size(); ++c) {
+      ChargeScope charge(configurations_[c].account);
       const auto start = std::chrono::steady_clock::now();
       const at::Tensor logits =
           configurations_[c].trainable.model->forward(data::model_input(raw.images, dataset_, options_.training.resolution));

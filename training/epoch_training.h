@@ -11,6 +11,7 @@
 #include "analysis/run_info.h"
 #include "compression/policy.h"
 #include "data/fashion_mnist.h"
+#include "tracer/cpu_allocator.h"
 #include "training/synthetic_training.h"
 #include "training/training_step.h"
 
@@ -42,6 +43,7 @@ struct TrainingConfiguration {
   TrainableModel trainable;  // empty until built
   RunInfo info;              // the settings and model of the run (steps: 1, the first step)
   std::vector<EpochMetrics> curve;
+  MemoryAccount* account = nullptr;  // when set, charged with what building, training and testing it allocate
 };
 
 struct EpochProgress {
