@@ -82,7 +82,8 @@ bool charge(int account, size_t n) {
 }
 
 void uncharge(int account, size_t n) {
-  if (account != 0) g_accounts[static_cast<size_t>(account)].live.fetch_sub(static_cast<int64_t>(n), std::memory_order_relaxed);
+  if (account == 0) return;
+  g_accounts[static_cast<size_t>(account)].live.fetch_sub(static_cast<int64_t>(n), std::memory_order_relaxed);
 }
 
 uint64_t current_generation() { return Recorder::instance().active_generation(); }
