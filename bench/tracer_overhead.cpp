@@ -2,21 +2,30 @@
 //  1. nanoseconds added per alloc+free pair: LibTorch's CPU allocator alone vs. through the tracer;
 //  2. traced / untraced step time of a small resnet18 training step.
 // Usage: trainmem_bench_tracer [--pairs N] [--rounds R] [--processes K] [--batch B] [--resolution PX] [--steps S]
-//                              [--threads T]
+//                              [--threads T] [--steady-heap 0|1]
 //
-// Everything runs in fresh child processes: one process's heap layout can favour a configuration by ~10 ns
-// per pair, more than some of the effects measured.
-// - Pairs: each of K processes runs R rounds of raw, traced and intercepted-not-recording blocks of N
-//   pairs, timed by the thread's CPU clock (the machine may be shared: time spent preempted is not the
-//   tracer's). Per process the medians over rounds; reported, the median over processes and the spread.
+// Everything runs in fresh child processes, and each comparison alternates its two sides inside a process:
+// glibc's heap state (which bins are filled, when it consolidates and trims) moves a configuration by more
+// than some of the effects measured, and it differs from process to process and drifts within one.
+// - Pairs: each of K processes runs R rounds of a block of N pairs through the raw allocator and a block
+//   through the tracer, in alternating order (raw first in even rounds), then R rounds of raw and
+//   intercepted-not-recording blocks. Blocks are timed by the thread's CPU clock (the machine may be shared:
+//   time spent preempted is not the tracer's). Per process the median of the rounds' differences; reported,
+//   the median over processes and their spread.
 // - Steps: each of K processes trains S steps after two warm-up steps, the tracer installed for one step of
 //   each consecutive pair and removed for the other, in alternating order (U T, T U, ...): the two steps of a
 //   pair share the heap, the caches and the machine's load of that moment, which separate processes do not
 //   (one step per fresh process spread ±15–30% here). Each process gets an argv[0] of another length (see
 //   run_child). Reported, each process's median of its pairs' traced/untraced wall-time ratios, the median
-//   over all pairs, and the ratio of the summed times.
+//   over all pairs, the ratio of the summed times, and the page faults per step.
+//   --steady-heap 1 makes glibc keep freed memory (no trimming, no mmap for blocks under 32 MiB): untraced
+//   steps here take thousands of page faults each, which makes step times noisy; without them the ratio shows
+//   the tracer's own cost more precisely. trainmem itself leaves glibc at its defaults: the default run
+//   measures what users get.
 #include <c10/core/CPUAllocator.h>
+#include <malloc.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <time.h>
@@ -61,18 +70,39 @@ double ns_per_pair(c10::Allocator* allocator, int pairs) {
   return (thread_cpu_ns() - start) / pairs;
 }
 
-// One process's medians: raw, traced, intercepted-not-recording ns per pair.
-void measure_pairs(int pairs, int rounds) {
-  std::vector<double> raw_ns, traced_ns, intercepted_ns;
-  c10::Allocator* raw = c10::GetCPUAllocator();
+// R rounds of one block through `raw` and one through `other`, in alternating order; per round, ns per pair of
+// each and the difference.
+struct Alternation {
+  std::vector<double> raw_ns, other_ns, added_ns;
+};
+Alternation alternate(c10::Allocator* raw, c10::Allocator* other, int pairs, int rounds) {
+  Alternation a;
   for (int round = 0; round < rounds; ++round) {
-    raw_ns.push_back(ns_per_pair(raw, pairs));
-    TraceSession session;
-    traced_ns.push_back(ns_per_pair(c10::GetCPUAllocator(), pairs));
-    trainmem::Recorder::instance().stop();  // still intercepted, no longer recorded
-    intercepted_ns.push_back(ns_per_pair(c10::GetCPUAllocator(), pairs));
+    double raw_ns = 0, other_ns = 0;
+    if (round % 2 == 0) {
+      raw_ns = ns_per_pair(raw, pairs);
+      other_ns = ns_per_pair(other, pairs);
+    } else {
+      other_ns = ns_per_pair(other, pairs);
+      raw_ns = ns_per_pair(raw, pairs);
+    }
+    a.raw_ns.push_back(raw_ns);
+    a.other_ns.push_back(other_ns);
+    a.added_ns.push_back(other_ns - raw_ns);
   }
-  std::printf("%.3f %.3f %.3f\n", median(raw_ns), median(traced_ns), median(intercepted_ns));
+  return a;
+}
+
+// One process's medians: raw, traced, intercepted-not-recording ns per pair, and ns added by each.
+void measure_pairs(int pairs, int rounds) {
+  c10::Allocator* raw = c10::GetCPUAllocator();
+  TraceSession session;
+  c10::Allocator* tracing = c10::GetCPUAllocator();
+  const Alternation traced = alternate(raw, tracing, pairs, rounds);
+  trainmem::Recorder::instance().stop();  // still intercepted, no longer recorded
+  const Alternation intercepted = alternate(raw, tracing, pairs, rounds);
+  std::printf("%.3f %.3f %.3f %.3f %.3f\n", median(traced.raw_ns), median(traced.other_ns),
+              median(intercepted.other_ns), median(traced.added_ns), median(intercepted.added_ns));
 }
 
 // Runs this binary (`self`) with `arguments` in a fresh process whose argv[0] is `self` followed by `padding`
@@ -120,27 +150,43 @@ std::string step_arguments(const trainmem::TrainingOptions& options) {
          std::to_string(options.threads);
 }
 
+long minor_page_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
+
 // Two warm-up steps (one of each: first-touch allocations, oneDNN kernel selection, the tracer's first
 // chunks), then `options.steps` measured ones. Traced steps run inside a TraceSession made and finished
-// between steps, outside the steps' timing. Prints each measured pair's untraced and traced seconds.
-void measure_steps(trainmem::TrainingOptions options) {
+// between steps, outside the steps' timing. Prints, per measured pair, the untraced and traced steps'
+// seconds and page faults.
+void measure_steps(trainmem::TrainingOptions options, bool steady_heap) {
+  if (steady_heap) {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  }
   constexpr int64_t kWarmUpSteps = 2;
   const int64_t measured = options.steps;
   options.steps += kWarmUpSteps;
   // Pair q = steps 2q+1, 2q+2: even pairs trace their second step, odd pairs their first (U T T U U T ...).
   auto traced = [](int64_t step) { return ((step - 1) / 2) % 2 == 1 ? step % 2 == 1 : step % 2 == 0; };
   std::unique_ptr<TraceSession> session;
+  std::vector<long> faults_at_start, faults_at_end;  // per step, outside the session's making and finishing
   options.on_step_start = [&](int64_t step) {
+    if (step > 1) faults_at_end.push_back(minor_page_faults());
     if (traced(step) && !session) session = std::make_unique<TraceSession>();
     if (!traced(step) && session) session.reset();
+    faults_at_start.push_back(minor_page_faults());
   };
   const trainmem::TrainingResult result = trainmem::train_synthetic(options);
+  faults_at_end.push_back(minor_page_faults());
   session.reset();
   for (int64_t step = kWarmUpSteps + 1; step < kWarmUpSteps + measured; step += 2) {
-    const double first = result.step_seconds[static_cast<size_t>(step - 1)];
-    const double second = result.step_seconds[static_cast<size_t>(step)];
-    if (traced(step)) std::printf("%.6f %.6f\n", second, first);
-    else std::printf("%.6f %.6f\n", first, second);
+    auto seconds = [&](int64_t s) { return result.step_seconds[static_cast<size_t>(s - 1)]; };
+    auto faults = [&](int64_t s) { return faults_at_end[static_cast<size_t>(s - 1)] - faults_at_start[static_cast<size_t>(s - 1)]; };
+    const int64_t untraced_step = traced(step) ? step + 1 : step, traced_step = traced(step) ? step : step + 1;
+    std::printf("%.6f %.6f %ld %ld\n", seconds(untraced_step), seconds(traced_step), faults(untraced_step),
+                faults(traced_step));
   }
 }
 
@@ -155,8 +201,8 @@ Spread spread(const std::vector<double>& values) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int pairs = 1'000'000, rounds = 5, processes = 5;
-  bool child_pairs = false, child_steps = false;
+  int pairs = 10'000, rounds = 60, processes = 8;
+  bool child_pairs = false, child_steps = false, steady_heap = false;
   trainmem::TrainingOptions training;
   training.batch = 8;
   training.resolution = 64;
@@ -172,6 +218,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--resolution")) training.resolution = value;
     else if (!std::strcmp(argv[i], "--steps")) training.steps = value;
     else if (!std::strcmp(argv[i], "--threads")) training.threads = static_cast<int>(value);
+    else if (!std::strcmp(argv[i], "--steady-heap")) steady_heap = value != 0;
     else {
       std::fprintf(stderr, "trainmem_bench_tracer: unknown option %s\n", argv[i]);
       return 2;
@@ -183,7 +230,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (child_steps) {
-    measure_steps(training);
+    measure_steps(training, steady_heap);
     return 0;
   }
   if (training.steps < 2 || training.steps % 2 != 0) {
@@ -191,41 +238,45 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  std::vector<double> raw_ns, traced_ns, intercepted_ns, added_ns;
+  std::vector<double> raw_ns, traced_ns, intercepted_ns, added_ns, intercept_added_ns;
   const std::string pair_arguments =
       "--child-pairs 1 --pairs " + std::to_string(pairs) + " --rounds " + std::to_string(rounds);
   for (int p = 0; p < processes; ++p) {
-    const std::vector<double> ns = run_child(argv[0], pair_arguments, 3);
+    const std::vector<double> ns = run_child(argv[0], pair_arguments, 5);
     raw_ns.push_back(ns[0]);
     traced_ns.push_back(ns[1]);
     intercepted_ns.push_back(ns[2]);
-    added_ns.push_back(ns[1] - ns[0]);
+    added_ns.push_back(ns[3]);
+    intercept_added_ns.push_back(ns[4]);
   }
-  std::printf("alloc+free pair, sizes 64 B..64 KiB, thread CPU time, median of %d processes x %d rounds x %d pairs:\n",
+  std::printf("alloc+free pair, sizes 64 B..64 KiB, thread CPU time, %d processes x %d rounds x %d pairs, "
+              "alternating:\n",
               processes, rounds, pairs);
   std::printf("  raw LibTorch CPU allocator  %7.1f ns\n", median(raw_ns));
-  std::printf("  intercepted, not recording  %7.1f ns\n", median(intercepted_ns));
+  std::printf("  intercepted, not recording  %7.1f ns (%+.1f ns)\n", median(intercepted_ns), median(intercept_added_ns));
   std::printf("  through the tracer          %7.1f ns\n", median(traced_ns));
   const Spread added = spread(added_ns);
   std::printf("  added by tracing            %7.1f ns per pair (per process: %.1f .. %.1f)\n", added.median, added.min,
               added.max);
 
-  std::printf("%s training step, batch %lld, %lldpx, %s threads, %d processes x %lld steps, tracer on for one step of "
-              "each pair:\n",
+  std::printf("%s training step, batch %lld, %lldpx, %s threads, %d processes x %lld steps%s, tracer on for one "
+              "step of each pair:\n",
               training.model.c_str(), static_cast<long long>(training.batch),
               static_cast<long long>(training.resolution),
               training.threads > 0 ? std::to_string(training.threads).c_str() : "default", processes,
-              static_cast<long long>(training.steps));
-  std::vector<double> all_ratios, process_ratios, untraced_seconds, traced_seconds;
+              static_cast<long long>(training.steps), steady_heap ? ", steady heap" : "");
+  std::vector<double> all_ratios, process_ratios, untraced_seconds, traced_seconds, untraced_faults, traced_faults;
+  std::string arguments = step_arguments(training) + (steady_heap ? " --steady-heap 1" : "");
   for (int p = 0; p < processes; ++p) {
     const size_t padding = static_cast<size_t>(p) * 37 % 64;
-    const std::vector<double> seconds =
-        run_child(argv[0], step_arguments(training), static_cast<int>(training.steps), padding);
+    const std::vector<double> values = run_child(argv[0], arguments, static_cast<int>(training.steps) * 2, padding);
     std::vector<double> ratios;
-    for (size_t i = 0; i + 1 < seconds.size(); i += 2) {
-      untraced_seconds.push_back(seconds[i]);
-      traced_seconds.push_back(seconds[i + 1]);
-      ratios.push_back(seconds[i + 1] / seconds[i]);
+    for (size_t i = 0; i + 3 < values.size(); i += 4) {
+      untraced_seconds.push_back(values[i]);
+      traced_seconds.push_back(values[i + 1]);
+      untraced_faults.push_back(values[i + 2]);
+      traced_faults.push_back(values[i + 3]);
+      ratios.push_back(values[i + 1] / values[i]);
     }
     process_ratios.push_back(median(ratios));
     std::printf("  process %d, argv[0] + %2zu bytes: traced/untraced median %.3f\n", p + 1, padding, median(ratios));
@@ -236,6 +287,8 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < untraced_seconds.size(); ++i) untraced_sum += untraced_seconds[i], traced_sum += traced_seconds[i];
   std::printf("  step wall time   untraced %.4f s (%.4f .. %.4f), traced %.4f s (%.4f .. %.4f)\n", u.median, u.min,
               u.max, t.median, t.min, t.max);
+  std::printf("  page faults      untraced %.0f per step, traced %.0f (medians)\n", median(untraced_faults),
+              median(traced_faults));
   std::printf("  traced/untraced  median of %zu pairs %.3f (per process: %.3f .. %.3f), ratio of sums %.3f\n",
               all_ratios.size(), median(all_ratios), per_process.min, per_process.max, traced_sum / untraced_sum);
   return 0;

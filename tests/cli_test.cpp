@@ -190,17 +190,22 @@ TEST_F(Cli, BackwardOfCompressedLayersIsAttributedToTheirModules) {
   std::ifstream events(out / "events.csv");
   std::string line;
   std::getline(events, line);
-  int convolution_backwards = 0;
+  int convolution_backwards = 0, pooled_backwards = 0;
   while (std::getline(events, line)) {
     std::vector<std::string> fields;
     std::stringstream row(line);
     for (std::string field; std::getline(row, field, ',');) fields.push_back(field);
     fields.resize(11);  // seq,time_ns,kind,device,bytes,address,phase,step,module,op,tag
-    if (fields[2] != "alloc" || fields[6] != "backward" || fields[9] != "aten::convolution_backward") continue;
+    if (fields[2] != "alloc" || fields[6] != "backward") continue;
+    // In backward the op is the autograd node: stock convs' and compressed convs' (the custom function's).
+    const bool pooled = fields[9] == "PooledConv2dFunction";
+    if (!pooled && fields[9] != "ConvolutionBackward0") continue;
     ++convolution_backwards;
+    pooled_backwards += pooled ? 1 : 0;
     EXPECT_FALSE(fields[8].empty()) << line;
   }
   EXPECT_GT(convolution_backwards, 20);  // resnet18 has 20 convs
+  EXPECT_GT(pooled_backwards, 0);
 }
 
 TEST_F(Cli, RejectsAnUnknownGpu) { expect_clear_failure("fit --gpus rtx9999", "rtx4090"); }

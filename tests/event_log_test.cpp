@@ -1,6 +1,8 @@
 // The recorder's event log: lossless and gap-free under concurrent appends.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -42,11 +44,79 @@ TEST(EventLog, KeepsEveryEventFromManyThreadsInOneGapFreeSequence) {
   EXPECT_EQ(addresses.size(), events.size());
 }
 
+// Blocks pass between threads as they do between the loop and intra-op workers: a block allocated on one
+// thread is freed on another, and its address is then allocated again anywhere. The log's thread numbers its
+// events without a shared counter; the merged order must still put every free after its alloc and every
+// reuse after the free.
+TEST(EventLog, KeepsEachBlocksAllocFreeOrderWhenBlocksPassBetweenThreads) {
+  constexpr int kOtherThreads = 3;
+  constexpr int kIterations = 40'000;
+  EventLog log;  // made here: this thread is the log's owner
+  std::mutex mutex;
+  std::vector<uint64_t> free_addresses, live_addresses;
+  for (uint64_t a = 1; a <= 64; ++a) free_addresses.push_back(a << 4);
+  auto take = [&](std::vector<uint64_t>& from, uint64_t& address) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (from.empty()) return false;
+    address = from.back();
+    from.pop_back();
+    return true;
+  };
+  auto put = [&](std::vector<uint64_t>& to, uint64_t address) {
+    std::lock_guard<std::mutex> lock(mutex);
+    to.push_back(address);
+  };
+  auto work = [&](int thread) {
+    for (int i = 0; i < kIterations; ++i) {
+      Event e{};
+      e.module = static_cast<uint32_t>(thread);
+      e.op = static_cast<uint32_t>(i);
+      // As the allocator does: an alloc is recorded after the block is obtained, a free before it is released.
+      if ((i + thread) % 2 == 0 && take(free_addresses, e.address)) {
+        e.kind = EventKind::kAlloc;
+        e.bytes = 16;
+        log.append(e);
+        put(live_addresses, e.address);
+      } else if (take(live_addresses, e.address)) {
+        e.kind = EventKind::kFree;
+        e.bytes = -16;
+        log.append(e);
+        put(free_addresses, e.address);
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t <= kOtherThreads; ++t) threads.emplace_back(work, t);
+  work(0);
+  for (auto& thread : threads) thread.join();
+
+  const std::vector<Event> events = log.collect();
+  std::map<uint64_t, EventKind> last_kind;
+  std::vector<int64_t> last_op_of_thread(kOtherThreads + 1, -1);
+  int64_t live = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    ASSERT_EQ(e.seq, i);
+    auto last = last_kind.find(e.address);
+    if (e.kind == EventKind::kAlloc) {
+      EXPECT_TRUE(last == last_kind.end() || last->second == EventKind::kFree) << "reuse before free at " << i;
+    } else {
+      ASSERT_TRUE(last != last_kind.end() && last->second == EventKind::kAlloc) << "free before alloc at " << i;
+    }
+    last_kind[e.address] = e.kind;
+    EXPECT_GT(static_cast<int64_t>(e.op), last_op_of_thread[e.module]) << "a thread's events out of order at " << i;
+    last_op_of_thread[e.module] = e.op;
+    live += e.bytes;
+    ASSERT_GE(live, 0);
+  }
+  EXPECT_GT(events.size(), static_cast<size_t>(kIterations));
+}
+
 TEST(EventLog, TimesAreNanosecondsFromTheLogsStart) {
   EventLog log;
   log.append(Event{});
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  log.sample_clock();  // as the op observer does at each operator; else the 10 ms sampler bounds the error
+  log.sample_clock();  // as the op observer does at each operator
   log.append(Event{});
   const auto events = log.collect();
   ASSERT_EQ(events.size(), 2u);

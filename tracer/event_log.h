@@ -1,22 +1,31 @@
 #pragma once
 // Lossless, append-only store of events. Each thread appends into chunks of its own, so the common path
-// takes no lock: one atomic increment for the global sequence number and a copy into the thread's chunk.
-// A lock is taken only the first time a thread appends to a log.
+// takes no lock; a lock is taken only the first time a thread appends to a log.
 //
-// Time: reading the TSC costs ~14 ns on the machines we measured, as much as the rest of an event, so
-// allocation events are not stamped one by one. Clock samples pair the sequence counter with the clock:
-// sample_clock() at every operator start (at most one per ~0.3 ms), and a sampler thread every 10 ms for
-// stretches without operators; phase and tag events are stamped exactly, and collect() interpolates every
-// other event's time from its sequence number: exact order, times to well under 1 ms while operators run
-// and within 10 ms otherwise. (A 1 ms sampler thread, as heaptrack's timer, cost ~10% of a one-thread
-// training run's CPU time on a loaded 2-core VM: its wakeups, not its work.)
+// Order: one locked increment of a shared counter per event would cost ~9 ns here, a third of the tracer's
+// budget per alloc+free pair. The thread that made the log (the training loop's, which appends almost every
+// event) numbers its events with a counter only it writes: a plain load and store. Any other thread takes a
+// number from a second, shared counter (locked increment) and reads the owner's counter: its event goes
+// after the owner's events before that count and before the owner's next. Events in a causal chain keep
+// their order: the owner's number is published before it frees a block, so a thread that gets the block
+// next reads a later count; an event a thread records before handing a block on reads a count no later
+// than the owner's when it receives it; two other threads order by count, then by their shared counter.
+// collect() merges the two streams into one gap-free sequence.
+//
+// Time: reading the TSC costs 10–14 ns on the machines we measured, as much as the rest of an event, so
+// allocation events are not stamped one by one. Clock samples pair the owner's count with the clock:
+// sample_clock() where the work changes (the op observer calls it at every operator start, and at every
+// autograd node in backward; at most one per ~0.3 ms); phase and tag events are stamped exactly, and
+// collect() interpolates every other event's time from its place in the sequence: times to well
+// under 1 ms while operators run. No timer thread: its wakeups preempt a training thread on a busy machine
+// (a 1 ms timer, as heaptrack's, cost ~10% of a training run's CPU time on a loaded 2-core VM; a 10 ms one
+// ~0.4% of a step), and allocations happen inside operators, where samples are taken anyway.
 //
 // Phase and step: the hot path does not store them either. collect() gives each event the phase of the
 // last phase event before it and the step of the last mark_step() before it, as they were when it was
 // appended on the thread that changes them.
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -46,8 +55,8 @@ class EventLog {
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
 
-  // Stores `event` under the next sequence number, which it returns. Its time, phase and step are filled in
-  // by collect(); only a phase event's `phase` is kept.
+  // Stores `event` and returns its position: the owner's count of events before it (see Order above). Its
+  // sequence number, time, phase and step are filled in by collect(); only a phase event's `phase` is kept.
   uint64_t append(const Event& event) {
     ThreadBuffer& buffer = local_buffer();
     if (buffer.cursor == buffer.end) start_chunk(buffer);
@@ -56,30 +65,35 @@ class EventLog {
       auto& sum = buffer.bytes_by_device[device_slot(event.device)];
       sum.store(sum.load(std::memory_order_relaxed) + event.bytes, std::memory_order_relaxed);
     }
-    const uint64_t seq = next_seq_.fetch_add(1, std::memory_order_acq_rel);
-    // Fetch a line a few records ahead for writing: a record's first store to a line that misses would
-    // otherwise hold up the next event's locked increment (a full barrier on x86) until the line arrives.
+    uint64_t position = 0;
+    if (buffer.owner) {
+      position = owner_count_.load(std::memory_order_relaxed);
+      owner_count_.store(position + 1, std::memory_order_release);
+    } else {
+      position = other_position(buffer);
+    }
+    // Fetch a line a few records ahead for writing, so that a record's first store to a line rarely misses.
     __builtin_prefetch(buffer.cursor + kPrefetchAhead, /*rw=*/1);
-    *buffer.cursor++ = Record::of(event, seq);
-    return seq;
+    *buffer.cursor++ = Record::of(event, position);
+    return position;
   }
   // Stores `event` with an exact timestamp (for rare events: phase changes, tags).
   void append_timed(const Event& event);
   // Takes a clock sample now, unless one was taken in the last ~0.3 ms: for callers on busy threads.
   void sample_clock() {
     const uint64_t ticks = clock_ticks();
-    if (ticks - last_sample_ticks_.load(std::memory_order_relaxed) >= kMinSampleTicks) add_sample({size(), ticks});
+    if (ticks - last_sample_ticks_.load(std::memory_order_relaxed) >= kMinSampleTicks) add_sample({position(), ticks});
   }
   // Events appended from now on belong to training step `step` (until the next mark).
   void mark_step(uint32_t step);
   // steady_ns() at the log's time 0: lets clocks of other tracers (CUPTI) be mapped onto event times.
   int64_t start_steady_ns() const { return clock_.start_steady_ns(); }
-  // Number of events appended so far.
-  uint64_t size() const { return next_seq_.load(std::memory_order_acquire); }
+  // The owner's count of events so far: where an event appended now would be placed.
+  uint64_t position() const { return owner_count_.load(std::memory_order_acquire); }
   // Sum of the `bytes` of the tensor-level events of `device` so far (live bytes): exact once appends have returned.
   int64_t bytes_sum(int8_t device) const;
   // Every event appended so far, in sequence order, times in ns since construction, phases and steps filled
-  // in. Stops the sampler.
+  // in.
   // Writers must be quiescent (joined, or the recorder stopped).
   std::vector<Event> collect();
 
@@ -87,7 +101,7 @@ class EventLog {
   // What the hot path stores of an event: 32 bytes instead of Event's 48, so fewer lines to fill per event.
   // `detail` is a phase event's phase or a tag event's tag; time, phase and step come at collect().
   struct Record {
-    uint64_t seq : 48;  // 2.8e14 events: years of appends at tens of millions per second
+    uint64_t position : 48;  // 2.8e14 events: years of appends at tens of millions per second
     uint64_t kind : 4;
     uint64_t detail : 4;
     uint64_t device : 8;  // the int8_t device's bits
@@ -96,13 +110,13 @@ class EventLog {
     uint32_t module;
     uint32_t op;
 
-    static Record of(const Event& e, uint64_t seq) {
+    static Record of(const Event& e, uint64_t position) {
       const auto detail = static_cast<uint8_t>(e.kind == EventKind::kPhase ? static_cast<uint8_t>(e.phase)
                                                                              : static_cast<uint8_t>(e.tag));
-      return {seq, static_cast<uint8_t>(e.kind), detail, static_cast<uint8_t>(e.device), e.address, e.bytes,
+      return {position, static_cast<uint8_t>(e.kind), detail, static_cast<uint8_t>(e.device), e.address, e.bytes,
               e.module, e.op};
     }
-    Event event() const;
+    Event event() const;  // seq left 0
   };
   static_assert(sizeof(Record) == 32);
   struct Chunk;
@@ -113,17 +127,19 @@ class EventLog {
   static size_t device_slot(int8_t device) { return static_cast<size_t>(device + 1) % kDeviceSlots; }
   // A thread's chunks, appends going to [cursor, end) of the last one, and its sums of bytes.
   struct ThreadBuffer {
+    bool owner = false;  // the thread that made the log
     std::vector<std::unique_ptr<Chunk>> chunks;
     Record* cursor = nullptr;
     Record* end = nullptr;
     std::atomic<int64_t> bytes_by_device[kDeviceSlots] = {};
+    std::vector<uint64_t> orders;  // another thread's: each record's number from other_count_
   };
   struct ClockSample {
-    uint64_t seq;
+    uint64_t position;
     uint64_t ticks;
   };
   struct StepMark {
-    uint64_t seq;  // first sequence number of the step
+    uint64_t position;  // where the step's first event goes
     uint32_t step;
   };
   ThreadBuffer& local_buffer() {
@@ -132,13 +148,14 @@ class EventLog {
   }
   ThreadBuffer& find_local_buffer();
   static void start_chunk(ThreadBuffer& buffer);
+  uint64_t other_position(ThreadBuffer& buffer);
   void add_sample(ClockSample sample);
-  void sample_clock_until_stopped();
-  void stop_sampler();
 
   const uint64_t id_;
+  const std::thread::id owner_thread_;
   TickClock clock_;
-  std::atomic<uint64_t> next_seq_{0};
+  std::atomic<uint64_t> owner_count_{0};  // written by the owner only
+  std::atomic<uint64_t> other_count_{0};
   std::mutex buffers_mutex_;
   std::vector<std::unique_ptr<ThreadBuffer>> buffers_;
   // The same buffers, readable without the lock (by bytes_sum) while threads register.
@@ -148,9 +165,6 @@ class EventLog {
   std::vector<ClockSample> samples_;
   std::atomic<uint64_t> last_sample_ticks_{0};
   std::vector<StepMark> step_marks_;  // guarded by samples_mutex_
-  std::condition_variable stop_requested_;
-  bool stopping_ = false;  // guarded by samples_mutex_
-  std::thread sampler_;
 };
 
 }  // namespace trainmem

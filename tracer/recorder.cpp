@@ -1,5 +1,7 @@
 #include "tracer/recorder.h"
 
+#include <stdexcept>
+
 namespace trainmem {
 
 Recorder::Recorder() : strings_(std::make_unique<StringTable>()) {}
@@ -55,7 +57,28 @@ void Recorder::set_phase(Phase phase) {
   Event e = make_event(EventKind::kPhase, 0, nullptr, kCpuDevice);
   e.phase = phase;
   log_->append_timed(e);
-  if (phase_listener_ != nullptr) phase_listener_();
+  for (PhaseListener listener : phase_listeners_) {
+    if (listener != nullptr) listener(phase);
+  }
+}
+
+void Recorder::add_phase_listener(PhaseListener listener) {
+  for (PhaseListener& slot : phase_listeners_) {
+    if (slot == listener) return;
+  }
+  for (PhaseListener& slot : phase_listeners_) {
+    if (slot == nullptr) {
+      slot = listener;
+      return;
+    }
+  }
+  throw std::logic_error("trainmem: too many phase listeners");
+}
+
+void Recorder::remove_phase_listener(PhaseListener listener) {
+  for (PhaseListener& slot : phase_listeners_) {
+    if (slot == listener) slot = nullptr;
+  }
 }
 
 void Recorder::set_step(uint32_t step) {

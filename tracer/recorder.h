@@ -1,6 +1,7 @@
 #pragma once
 // The process-wide sink that every interceptor writes to. It knows the training context (phase, step,
 // module, op) and turns allocations and frees into events; it interprets nothing.
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -81,9 +82,11 @@ class Recorder {
 
   // --- training loop ---
   void set_phase(Phase phase);
-  // Called (on the loop's thread) after every phase change while recording: device tracers flush there.
-  // One listener; nullptr removes it.
-  void set_phase_listener(void (*listener)()) { phase_listener_ = listener; }
+  // Listeners are called (on the loop's thread) after every phase change while recording, with the new phase:
+  // device tracers flush there, the op observer turns itself off for backward. Up to kMaxPhaseListeners.
+  using PhaseListener = void (*)(Phase);
+  void add_phase_listener(PhaseListener listener);
+  void remove_phase_listener(PhaseListener listener);
   Phase phase() const { return static_cast<Phase>(phase_.load(std::memory_order_relaxed)); }
   void set_step(uint32_t step);
   uint32_t step() const { return step_.load(std::memory_order_relaxed); }
@@ -128,8 +131,9 @@ class Recorder {
   std::atomic<uint32_t> step_{0};
   std::atomic<uint64_t> published_context_{0};  // module << 32 | op
   int64_t cpu_limit_bytes_ = 0;
-  void (*phase_listener_)() = nullptr;
-  std::unique_ptr<EventLog> log_;  // made by start(): its clock sampler runs only while recording
+  static constexpr size_t kMaxPhaseListeners = 4;
+  std::array<PhaseListener, kMaxPhaseListeners> phase_listeners_{};  // set and read on the loop's thread
+  std::unique_ptr<EventLog> log_;  // made by start()
   std::unique_ptr<StringTable> strings_;
   mutable std::mutex side_mutex_;  // guards what follows: touched off the hot path only
   std::unordered_map<uint32_t, std::vector<int64_t>> module_inputs_;

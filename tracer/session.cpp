@@ -6,6 +6,11 @@
 #include "tracer/op_observer.h"
 
 namespace trainmem {
+namespace {
+
+void flush_cupti(Phase) { CuptiMemoryTracer::flush(); }
+
+}  // namespace
 
 TraceSession::TraceSession(const TraceOptions& options) : options_(options) {
   install_cpu_allocator_tracing();
@@ -16,7 +21,7 @@ TraceSession::TraceSession(const TraceOptions& options) : options_(options) {
     reset_cuda_allocator(options_.cuda_device);
     cupti_.error = CuptiMemoryTracer::start();
     cupti_.traced = cupti_.error.empty();
-    if (cupti_.traced) Recorder::instance().set_phase_listener(&CuptiMemoryTracer::flush);
+    if (cupti_.traced) Recorder::instance().add_phase_listener(&flush_cupti);
   }
   Recorder::instance().start(options_.cpu_limit_bytes);
 }
@@ -31,7 +36,7 @@ Recording TraceSession::finish() {
   uninstall_op_observer();
   uninstall_cpu_allocator_tracing();
   if (cupti_.traced) {
-    Recorder::instance().set_phase_listener(nullptr);
+    Recorder::instance().remove_phase_listener(&flush_cupti);
     CuptiCapture capture = CuptiMemoryTracer::stop();
     for (const DriverMemoryRecord& record : capture.memory) {
       ++(record.device_memory ? cupti_.memory_records : cupti_.other_memory_records);
