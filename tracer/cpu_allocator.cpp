@@ -11,7 +11,6 @@
 #include <mutex>
 #include <optional>
 
-#include "tracer/op_observer.h"
 #include "tracer/recorder.h"
 
 namespace trainmem {
@@ -95,11 +94,7 @@ void delete_traced(void* data) {
   if (generation != 0 || g_accounts_exist.load(std::memory_order_relaxed)) {
     const SizeTag tag = *tag_of(data, malloc_usable_size(data));
     // Recorded before the memory is released, so the free precedes any reuse of the address.
-    if (tag.recorded_in(generation)) {
-      Recorder& recorder = Recorder::instance();
-      if (recorder.phase() == Phase::kBackward) attribute_to_running_node();
-      recorder.on_free(data, static_cast<int64_t>(tag.bytes()), kCpuDevice);
-    }
+    if (tag.recorded_in(generation)) Recorder::instance().on_free(data, static_cast<int64_t>(tag.bytes()), kCpuDevice);
     uncharge(tag.account(), tag.bytes());
   }
   g_inner_deleter(data);
@@ -112,9 +107,8 @@ class TracingCpuAllocator final : public c10::Allocator {
     if (n == 0) return {nullptr, nullptr, &delete_traced, cpu};
     Recorder& recorder = Recorder::instance();
     const uint64_t generation = current_generation();
-    if (generation != 0) {
-      if (recorder.phase() == Phase::kBackward) attribute_to_running_node();
-      if (!recorder.admit(static_cast<int64_t>(n), kCpuDevice)) throw_out_of_memory(n, "the memory limit");
+    if (generation != 0 && !recorder.admit(static_cast<int64_t>(n), kCpuDevice)) {
+      throw_out_of_memory(n, "the memory limit");
     }
     const int account = g_charged_account.load(std::memory_order_relaxed);
     if (account != 0 && !charge(account, n)) throw_out_of_memory(n, "the memory budget");

@@ -8,8 +8,6 @@
 #include <mutex>
 
 #include "tracer/cuda_trace_entry.h"
-#include "tracer/op_observer.h"
-#include "tracer/recorder.h"
 
 namespace trainmem {
 
@@ -45,11 +43,7 @@ void install_cuda_allocator_tracing() {
     // The allocator makes its per-device state at CUDA's lazy initialization; trackers attach to that state.
     at::globalContext().lazyInitDevice(at::kCUDA);
     CachingAllocator::attachAllocatorTraceTracker(
-        [](const TraceEntry& entry) {
-          const Recorder& recorder = Recorder::instance();
-          if (recorder.recording() && recorder.phase() == Phase::kBackward) attribute_to_running_node();
-          record_allocator_trace(to_allocator_trace_record(entry));
-        });
+        [](const TraceEntry& entry) { record_allocator_trace(to_allocator_trace_record(entry)); });
   });
 }
 
