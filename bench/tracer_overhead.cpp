@@ -181,9 +181,11 @@ void measure_steps(trainmem::TrainingOptions options, bool steady_heap) {
   const trainmem::TrainingResult result = trainmem::train_synthetic(options);
   faults_at_end.push_back(minor_page_faults());
   session.reset();
+  auto seconds = [&](int64_t s) { return result.step_seconds[static_cast<size_t>(s - 1)]; };
+  auto faults = [&](int64_t s) {
+    return faults_at_end[static_cast<size_t>(s - 1)] - faults_at_start[static_cast<size_t>(s - 1)];
+  };
   for (int64_t step = kWarmUpSteps + 1; step < kWarmUpSteps + measured; step += 2) {
-    auto seconds = [&](int64_t s) { return result.step_seconds[static_cast<size_t>(s - 1)]; };
-    auto faults = [&](int64_t s) { return faults_at_end[static_cast<size_t>(s - 1)] - faults_at_start[static_cast<size_t>(s - 1)]; };
     const int64_t untraced_step = traced(step) ? step + 1 : step, traced_step = traced(step) ? step : step + 1;
     std::printf("%.6f %.6f %ld %ld\n", seconds(untraced_step), seconds(traced_step), faults(untraced_step),
                 faults(traced_step));
@@ -253,7 +255,8 @@ int main(int argc, char** argv) {
               "alternating:\n",
               processes, rounds, pairs);
   std::printf("  raw LibTorch CPU allocator  %7.1f ns\n", median(raw_ns));
-  std::printf("  intercepted, not recording  %7.1f ns (%+.1f ns)\n", median(intercepted_ns), median(intercept_added_ns));
+  std::printf("  intercepted, not recording  %7.1f ns (%+.1f ns)\n", median(intercepted_ns),
+              median(intercept_added_ns));
   std::printf("  through the tracer          %7.1f ns\n", median(traced_ns));
   const Spread added = spread(added_ns);
   std::printf("  added by tracing            %7.1f ns per pair (per process: %.1f .. %.1f)\n", added.median, added.min,

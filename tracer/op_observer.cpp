@@ -35,7 +35,9 @@ struct NameHash {
 // "PooledConv2dFunction"; generated nodes ("ConvolutionBackward0") and other templates stay as they are.
 std::string short_node_name(std::string name) {
   constexpr std::string_view kCustom = "torch::autograd::CppNode<";
-  if (name.starts_with(kCustom) && name.ends_with('>')) name = name.substr(kCustom.size(), name.size() - kCustom.size() - 1);
+  if (name.starts_with(kCustom) && name.ends_with('>')) {
+    name = name.substr(kCustom.size(), name.size() - kCustom.size() - 1);
+  }
   const size_t last = name.rfind("::");
   if (last == std::string::npos || name.find('<') != std::string::npos) return name;
   return name.substr(last + 2);

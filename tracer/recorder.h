@@ -83,7 +83,7 @@ class Recorder {
   // --- training loop ---
   void set_phase(Phase phase);
   // Listeners are called (on the loop's thread) after every phase change while recording, with the new phase:
-  // device tracers flush there, the op observer turns itself off for backward. Up to kMaxPhaseListeners.
+  // device tracers flush there, the op observer stops observing operators for backward. Up to kMaxPhaseListeners.
   using PhaseListener = void (*)(Phase);
   void add_phase_listener(PhaseListener listener);
   void remove_phase_listener(PhaseListener listener);
