@@ -3,6 +3,7 @@
 //  2. traced / untraced step time of a small resnet18 training step.
 // Usage: trainmem_bench_tracer [--pairs N] [--rounds R] [--processes K] [--batch B] [--resolution PX] [--steps S]
 //                              [--threads T] [--steady-heap 0|1]
+//        valgrind --tool=callgrind trainmem_bench_tracer --count-pairs N --rounds R   (instructions, see count_pairs)
 //
 // Everything runs in fresh child processes, and each comparison alternates its two sides inside a process:
 // glibc's heap state (which bins are filled, when it consolidates and trims) moves a configuration by more
@@ -38,12 +39,20 @@
 #include <string>
 #include <vector>
 
+#include "tracer/host_memory.h"
 #include "tracer/session.h"
 #include "training/synthetic_training.h"
 
 namespace {
 
 using trainmem::TraceSession;
+
+// What `trainmem profile` traces with on the CPU: allocations are checked against the memory available.
+trainmem::TraceOptions profile_options() {
+  trainmem::TraceOptions options;
+  options.cpu_limit_bytes = trainmem::available_host_memory_bytes();
+  return options;
+}
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -93,10 +102,27 @@ Alternation alternate(c10::Allocator* raw, c10::Allocator* other, int pairs, int
   return a;
 }
 
+// Instruction counts, for callgrind (times there mean nothing): `rounds` blocks of `pairs` pairs through the
+// raw allocator and through the tracer, alternating; callgrind_annotate --inclusive=yes gives each function's
+// total, and their difference over rounds x pairs the instructions the tracer adds per pair. (noipa: two
+// functions, not one folded copy.)
+__attribute__((noipa)) void raw_pairs(c10::Allocator* raw, int pairs) { ns_per_pair(raw, pairs); }
+__attribute__((noipa)) void traced_pairs(c10::Allocator* tracing, int pairs) { ns_per_pair(tracing, pairs); }
+void count_pairs(int pairs, int rounds) {
+  c10::Allocator* raw = c10::GetCPUAllocator();
+  TraceSession session(profile_options());
+  c10::Allocator* tracing = c10::GetCPUAllocator();
+  for (int round = 0; round < rounds; ++round) {
+    raw_pairs(raw, pairs);
+    traced_pairs(tracing, pairs);
+  }
+  std::printf("ran %d rounds of %d pairs raw (raw_pairs) and traced (traced_pairs)\n", rounds, pairs);
+}
+
 // One process's medians: raw, traced, intercepted-not-recording ns per pair, and ns added by each.
 void measure_pairs(int pairs, int rounds) {
   c10::Allocator* raw = c10::GetCPUAllocator();
-  TraceSession session;
+  TraceSession session(profile_options());
   c10::Allocator* tracing = c10::GetCPUAllocator();
   const Alternation traced = alternate(raw, tracing, pairs, rounds);
   trainmem::Recorder::instance().stop();  // still intercepted, no longer recorded
@@ -174,7 +200,7 @@ void measure_steps(trainmem::TrainingOptions options, bool steady_heap) {
   std::vector<long> faults_at_start, faults_at_end;  // per step, outside the session's making and finishing
   options.on_step_start = [&](int64_t step) {
     if (step > 1) faults_at_end.push_back(minor_page_faults());
-    if (traced(step) && !session) session = std::make_unique<TraceSession>();
+    if (traced(step) && !session) session = std::make_unique<TraceSession>(profile_options());
     if (!traced(step) && session) session.reset();
     faults_at_start.push_back(minor_page_faults());
   };
@@ -205,6 +231,7 @@ Spread spread(const std::vector<double>& values) {
 int main(int argc, char** argv) {
   int pairs = 10'000, rounds = 60, processes = 8;
   bool child_pairs = false, child_steps = false, steady_heap = false;
+  int count_only = 0;
   trainmem::TrainingOptions training;
   training.batch = 8;
   training.resolution = 64;
@@ -221,12 +248,17 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--steps")) training.steps = value;
     else if (!std::strcmp(argv[i], "--threads")) training.threads = static_cast<int>(value);
     else if (!std::strcmp(argv[i], "--steady-heap")) steady_heap = value != 0;
+    else if (!std::strcmp(argv[i], "--count-pairs")) count_only = static_cast<int>(value);
     else {
       std::fprintf(stderr, "trainmem_bench_tracer: unknown option %s\n", argv[i]);
       return 2;
     }
   }
 
+  if (count_only > 0) {
+    count_pairs(count_only, rounds);
+    return 0;
+  }
   if (child_pairs) {
     measure_pairs(pairs, rounds);
     return 0;

@@ -1,9 +1,8 @@
 #include "tracer/cpu_allocator.h"
 
 #include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
 #include <c10/util/Exception.h>
-
-#include <malloc.h>
 
 #include <array>
 #include <atomic>
@@ -11,6 +10,7 @@
 #include <mutex>
 #include <optional>
 
+#include "tracer/malloc_block.h"
 #include "tracer/recorder.h"
 
 namespace trainmem {
@@ -21,40 +21,53 @@ namespace {
 // grows and is trimmed: a 64-byte prefix made resnet18's training steps ~4% slower. Reading the size back
 // from the block needs no lookup in a shared table, and the heap sees the requests an untraced run makes,
 // except for sizes whose block has under 8 spare bytes (n + 8 is requested then).
-// The tag also carries the recording the block was recorded in, so that the stream stays balanced: a block
-// allocated before the current recording started is freed without an event; and the memory account it was
-// charged to (bits 42..47; 0: none).
+// The tag also carries the recording the block was recorded in (its stamp), so that the stream stays
+// balanced: a block allocated before the current recording started is freed without an event; and the
+// memory account it was charged to (bits 42..47; 0: none).
 struct SizeTag {
-  static constexpr int kGenerationBits = 16;
+  static constexpr int kStampBits = Recorder::kStampBits;
   static constexpr int kAccountBits = 6;
-  static constexpr int kBytesBits = 64 - kGenerationBits - kAccountBits;  // blocks up to 4 TiB
+  static constexpr int kBytesBits = 64 - kStampBits - kAccountBits;  // blocks up to 4 TiB
   static constexpr uint64_t kBytesMask = (uint64_t{1} << kBytesBits) - 1;
   static constexpr uint64_t kAccountMask = (uint64_t{1} << kAccountBits) - 1;
   uint64_t word;
 
-  // 0 for "not recorded"; recordings map to 1..65535 (a block outliving 65535 recordings could be mistaken).
-  static uint64_t generation_field(uint64_t generation) {
-    return generation == 0 ? 0 : generation % ((uint64_t{1} << kGenerationBits) - 1) + 1;
-  }
-  static SizeTag of(size_t bytes, uint64_t generation, int account) {
-    return {generation_field(generation) << (64 - kGenerationBits) | static_cast<uint64_t>(account) << kBytesBits |
-            bytes};
+  // `stamp`: the recording's (0 for "not recorded"; a block outliving 65535 recordings could be mistaken).
+  static SizeTag of(size_t bytes, uint64_t stamp, int account) {
+    return {stamp << (64 - kStampBits) | static_cast<uint64_t>(account) << kBytesBits | bytes};
   }
   size_t bytes() const { return word & kBytesMask; }
   int account() const { return static_cast<int>(word >> kBytesBits & kAccountMask); }
-  bool recorded_in(uint64_t generation) const {
-    return generation != 0 && word >> (64 - kGenerationBits) == generation_field(generation);
-  }
+  bool recorded_in(uint64_t stamp) const { return stamp != 0 && word >> (64 - kStampBits) == stamp; }
 };
 
-// The inner allocator is LibTorch's default, which serves blocks from malloc (posix_memalign), so
-// malloc_usable_size tells how far a block extends.
 SizeTag* tag_of(void* data, size_t usable_bytes) {
   return reinterpret_cast<SizeTag*>(static_cast<char*>(data) + usable_bytes - sizeof(SizeTag));
 }
 
-c10::Allocator* g_inner = nullptr;
-c10::DeleterFnPtr g_inner_deleter = nullptr;
+// What LibTorch's default CPU allocator does (DefaultCPUAllocator in c10/core/CPUAllocator.cpp): alloc_cpu
+// (posix_memalign) and the profiler's memory reporter, on both ways. Called directly rather than through the
+// wrapped allocator's virtual allocate, which builds and unpacks a DataPtr per block; install checks that the
+// allocator wrapped is that default one.
+void* allocate_default(size_t n) {
+  void* data = nullptr;
+  try {
+    data = c10::alloc_cpu(n);
+  } catch (const c10::Error&) {
+    c10::profiledCPUMemoryReporter().OutOfMemory(n);
+    throw;
+  }
+  c10::profiledCPUMemoryReporter().New(data, n);
+  return data;
+}
+
+void free_default(void* data) {
+  c10::profiledCPUMemoryReporter().Delete(data);
+  c10::free_cpu(data);
+}
+
+// Set by the first install, before any block is served: the hot path skips Recorder::instance()'s guard.
+Recorder* g_recorder = nullptr;
 
 struct AccountSlot {
   std::atomic<int64_t> live{0};
@@ -86,18 +99,16 @@ void uncharge(int account, size_t n) {
   g_accounts[static_cast<size_t>(account)].live.fetch_sub(static_cast<int64_t>(n), std::memory_order_relaxed);
 }
 
-uint64_t current_generation() { return Recorder::instance().active_generation(); }
-
 void delete_traced(void* data) {
   if (data == nullptr) return;
-  const uint64_t generation = current_generation();
-  if (generation != 0 || g_accounts_exist.load(std::memory_order_relaxed)) {
-    const SizeTag tag = *tag_of(data, malloc_usable_size(data));
+  const uint64_t stamp = g_recorder->recording_stamp();
+  if (stamp != 0 || g_accounts_exist.load(std::memory_order_relaxed)) {
+    const SizeTag tag = *tag_of(data, usable_size(data));
     // Recorded before the memory is released, so the free precedes any reuse of the address.
-    if (tag.recorded_in(generation)) Recorder::instance().on_free(data, static_cast<int64_t>(tag.bytes()), kCpuDevice);
+    if (tag.recorded_in(stamp)) g_recorder->on_free(data, static_cast<int64_t>(tag.bytes()), kCpuDevice);
     uncharge(tag.account(), tag.bytes());
   }
-  g_inner_deleter(data);
+  free_default(data);
 }
 
 class TracingCpuAllocator final : public c10::Allocator {
@@ -105,9 +116,9 @@ class TracingCpuAllocator final : public c10::Allocator {
   c10::DataPtr allocate(size_t n) override {
     const c10::Device cpu(c10::DeviceType::CPU);
     if (n == 0) return {nullptr, nullptr, &delete_traced, cpu};
-    Recorder& recorder = Recorder::instance();
-    const uint64_t generation = current_generation();
-    if (generation != 0 && !recorder.admit(static_cast<int64_t>(n), kCpuDevice)) {
+    Recorder& recorder = *g_recorder;
+    const uint64_t stamp = recorder.recording_stamp();
+    if (stamp != 0 && !recorder.admit(static_cast<int64_t>(n), kCpuDevice)) {
       throw_out_of_memory(n, "the memory limit");
     }
     const int account = g_charged_account.load(std::memory_order_relaxed);
@@ -115,16 +126,16 @@ class TracingCpuAllocator final : public c10::Allocator {
     // Sizes recur: one that lacked room for the tag is asked with room from then on, not allocated twice.
     thread_local std::array<size_t, 256> lacked_room{};
     size_t& remembered = lacked_room[(n >> 2) % lacked_room.size()];
-    void* data = allocate_inner(remembered == n ? n + sizeof(SizeTag) : n, n, generation, account);
-    size_t usable = malloc_usable_size(data);
+    void* data = allocate_inner(remembered == n ? n + sizeof(SizeTag) : n, n, stamp, account);
+    size_t usable = usable_size(data);
     if (usable < n + sizeof(SizeTag)) {
-      g_inner_deleter(data);
-      data = allocate_inner(n + sizeof(SizeTag), n, generation, account);
-      usable = malloc_usable_size(data);
+      free_default(data);
+      data = allocate_inner(n + sizeof(SizeTag), n, stamp, account);
+      usable = usable_size(data);
       remembered = n;
     }
-    *tag_of(data, usable) = SizeTag::of(n, generation, account);
-    if (generation != 0) recorder.on_alloc(data, static_cast<int64_t>(n), kCpuDevice);
+    *tag_of(data, usable) = SizeTag::of(n, stamp, account);
+    if (stamp != 0) recorder.on_alloc(data, static_cast<int64_t>(n), kCpuDevice);
     return {data, data, &delete_traced, cpu};
   }
 
@@ -133,12 +144,12 @@ class TracingCpuAllocator final : public c10::Allocator {
 
  private:
   // `request`: what the inner allocator is asked for; `n`: the tensor's bytes, as charged and recorded.
-  static void* allocate_inner(size_t request, size_t n, uint64_t generation, int account) {
+  static void* allocate_inner(size_t request, size_t n, uint64_t stamp, int account) {
     try {
-      return g_inner->raw_allocate(request);
+      return allocate_default(request);
     } catch (const c10::Error&) {
       uncharge(account, n);
-      if (generation != 0) Recorder::instance().on_allocator_failure(static_cast<int64_t>(n), kCpuDevice);
+      if (stamp != 0) g_recorder->on_allocator_failure(static_cast<int64_t>(n), kCpuDevice);
       throw_out_of_memory(n, "the system allocator");
     }
   }
@@ -159,12 +170,11 @@ int g_installs = 0;
 void install_cpu_allocator_tracing() {
   std::lock_guard<std::mutex> lock(g_install_mutex);
   if (g_installs++ > 0) return;
-  if (g_inner == nullptr) {
-    g_inner = c10::GetCPUAllocator();
-    TORCH_CHECK(g_inner == c10::GetDefaultCPUAllocator(),
+  if (g_recorder == nullptr) {
+    TORCH_CHECK(c10::GetCPUAllocator() == c10::GetDefaultCPUAllocator(),
                 "trainmem: another CPU allocator is installed; the tracer wraps only LibTorch's default one");
-    g_inner_deleter = g_inner->raw_deleter();
-    TORCH_CHECK(g_inner_deleter != nullptr, "trainmem: LibTorch's CPU allocator has no raw deleter");
+    detect_glibc_chunk_headers();
+    g_recorder = &Recorder::instance();
   }
   c10::SetCPUAllocator(&g_tracing_allocator, ++g_priority);
 }
@@ -172,7 +182,7 @@ void install_cpu_allocator_tracing() {
 void uninstall_cpu_allocator_tracing() {
   std::lock_guard<std::mutex> lock(g_install_mutex);
   if (g_installs == 0 || --g_installs > 0) return;
-  c10::SetCPUAllocator(g_inner, ++g_priority);
+  c10::SetCPUAllocator(c10::GetDefaultCPUAllocator(), ++g_priority);
 }
 
 MemoryAccount::MemoryAccount(int64_t limit_bytes) : slot_(g_next_account.fetch_add(1)) {

@@ -125,27 +125,14 @@ EventLog::ThreadBuffer& EventLog::find_local_buffer() {
     if (log_id == id_) buffer = b;
   }
   if (buffer == nullptr) {
-    if (buffers_.size() == kMaxThreads) throw std::runtime_error("event log: more than 1024 threads allocate");
     buffers_.push_back(std::make_unique<ThreadBuffer>());
     buffer = buffers_.back().get();
     buffer->owner = std::this_thread::get_id() == owner_thread_;
     if (!buffer->owner) buffer->orders.reserve(4096);
-    buffer_list_[buffers_.size() - 1].store(buffer, std::memory_order_release);
-    buffer_count_.store(buffers_.size(), std::memory_order_release);
     owned.emplace_back(id_, buffer);
   }
   detail::t_event_log_cache = {id_, buffer};
   return *buffer;
-}
-
-int64_t EventLog::bytes_sum(int8_t device) const {
-  int64_t sum = 0;
-  const size_t count = buffer_count_.load(std::memory_order_acquire);
-  for (size_t i = 0; i < count; ++i) {
-    sum += buffer_list_[i].load(std::memory_order_acquire)->bytes_by_device[device_slot(device)].load(
-        std::memory_order_relaxed);
-  }
-  return sum;
 }
 
 void EventLog::start_chunk(ThreadBuffer& buffer) {
@@ -170,11 +157,12 @@ void EventLog::mark_step(uint32_t step) {
 }
 
 Event EventLog::Record::event() const {
-  const auto k = static_cast<EventKind>(kind);
+  const auto k = static_cast<EventKind>(head >> 48 & 15);
+  const auto detail = static_cast<uint8_t>(head >> 52 & 15);
   const bool is_phase = k == EventKind::kPhase;
   return {.seq = 0, .time_ns = 0, .bytes = bytes, .address = address, .module = module, .op = op, .step = 0,
           .phase = is_phase ? static_cast<Phase>(detail) : Phase::kOther, .kind = k,
-          .device = static_cast<int8_t>(device), .tag = is_phase ? Tag::kNone : static_cast<Tag>(detail)};
+          .device = static_cast<int8_t>(head >> 56), .tag = is_phase ? Tag::kNone : static_cast<Tag>(detail)};
 }
 
 std::vector<Event> EventLog::collect() {
@@ -197,15 +185,15 @@ std::vector<Event> EventLog::collect() {
       for (size_t i = 0; i < used; ++i, ++index) {
         const Record& r = buffer->chunks[c]->records[i];
         if (buffer->owner) {
-          if (r.position >= owner_count || seen[r.position]) fail();
-          seen[r.position] = true;
-          owner_events[r.position] = r.event();
+          if (r.position() >= owner_count || seen[r.position()]) fail();
+          seen[r.position()] = true;
+          owner_events[r.position()] = r.event();
         } else {
           const uint64_t order = index < buffer->orders.size() ? buffer->orders[index] : other_count;
-          if (order >= other_count || r.position > owner_count || seen[owner_count + order]) fail();
+          if (order >= other_count || r.position() > owner_count || seen[owner_count + order]) fail();
           seen[owner_count + order] = true;
           other_events[order] = r.event();
-          other_positions[order] = r.position;
+          other_positions[order] = r.position();
         }
       }
     }

@@ -11,6 +11,8 @@
 // next reads a later count; an event a thread records before handing a block on reads a count no later
 // than the owner's when it receives it; two other threads order by count, then by their shared counter.
 // collect() merges the two streams into one gap-free sequence.
+// Live bytes (for memory limits, checked at every allocation) are kept the same way: sums the owner alone
+// writes, and shared sums the other threads add to; reading them is two loads.
 //
 // Time: reading the TSC costs 10–14 ns on the machines we measured, as much as the rest of an event, so
 // allocation events are not stamped one by one. Clock samples pair the owner's count with the clock:
@@ -60,16 +62,18 @@ class EventLog {
   uint64_t append(const Event& event) {
     ThreadBuffer& buffer = local_buffer();
     if (buffer.cursor == buffer.end) start_chunk(buffer);
-    if (!is_device_level(event.kind)) {
-      // Only this thread writes its sums: a plain load and store, no locked instruction.
-      auto& sum = buffer.bytes_by_device[device_slot(event.device)];
-      sum.store(sum.load(std::memory_order_relaxed) + event.bytes, std::memory_order_relaxed);
-    }
+    const bool counted = !is_device_level(event.kind);
     uint64_t position = 0;
     if (buffer.owner) {
+      // Only the owner writes its sums and count: a plain load and store each, no locked instruction.
+      if (counted) {
+        auto& sum = owner_bytes_[device_slot(event.device)];
+        sum.store(sum.load(std::memory_order_relaxed) + event.bytes, std::memory_order_relaxed);
+      }
       position = owner_count_.load(std::memory_order_relaxed);
       owner_count_.store(position + 1, std::memory_order_release);
     } else {
+      if (counted) other_bytes_[device_slot(event.device)].fetch_add(event.bytes, std::memory_order_relaxed);
       position = other_position(buffer);
     }
     // Fetch a line a few records ahead for writing, so that a record's first store to a line rarely misses.
@@ -91,7 +95,11 @@ class EventLog {
   // The owner's count of events so far: where an event appended now would be placed.
   uint64_t position() const { return owner_count_.load(std::memory_order_acquire); }
   // Sum of the `bytes` of the tensor-level events of `device` so far (live bytes): exact once appends have returned.
-  int64_t bytes_sum(int8_t device) const;
+  // Two loads: a recording with a memory limit asks at every allocation.
+  int64_t bytes_sum(int8_t device) const {
+    return owner_bytes_[device_slot(device)].load(std::memory_order_relaxed) +
+           other_bytes_[device_slot(device)].load(std::memory_order_relaxed);
+  }
   // Every event appended so far, in sequence order, times in ns since construction, phases and steps filled
   // in.
   // Writers must be quiescent (joined, or the recorder stopped).
@@ -99,39 +107,41 @@ class EventLog {
 
  private:
   // What the hot path stores of an event: 32 bytes instead of Event's 48, so fewer lines to fill per event.
-  // `detail` is a phase event's phase or a tag event's tag; time, phase and step come at collect().
+  // `detail` is a phase event's phase or a tag event's tag; time, phase and step come at collect(). The head
+  // is packed by hand, not with bitfields: a bitfield store reads the record's line first (a cache miss on a
+  // fresh line), and the record is written with whole-word stores only.
   struct Record {
-    uint64_t position : 48;  // 2.8e14 events: years of appends at tens of millions per second
-    uint64_t kind : 4;
-    uint64_t detail : 4;
-    uint64_t device : 8;  // the int8_t device's bits
+    // Bits 0..47 the position (2.8e14 events, years of appends at tens of millions per second: never masked
+    // on the way in), 48..51 the kind, 52..55 the detail, 56..63 the int8_t device's bits.
+    uint64_t head;
     uint64_t address;
     int64_t bytes;
     uint32_t module;
     uint32_t op;
 
     static Record of(const Event& e, uint64_t position) {
-      const auto detail = static_cast<uint8_t>(e.kind == EventKind::kPhase ? static_cast<uint8_t>(e.phase)
-                                                                             : static_cast<uint8_t>(e.tag));
-      return {position, static_cast<uint8_t>(e.kind), detail, static_cast<uint8_t>(e.device), e.address, e.bytes,
-              e.module, e.op};
+      const auto detail = static_cast<uint64_t>(e.kind == EventKind::kPhase ? static_cast<uint8_t>(e.phase)
+                                                                              : static_cast<uint8_t>(e.tag));
+      const uint64_t head = position | static_cast<uint64_t>(e.kind) << 48 | (detail & 15) << 52 |
+                            static_cast<uint64_t>(static_cast<uint8_t>(e.device)) << 56;
+      return {head, e.address, e.bytes, e.module, e.op};
     }
+    static constexpr uint64_t kPositionMask = (uint64_t{1} << 48) - 1;
+    uint64_t position() const { return head & kPositionMask; }
     Event event() const;  // seq left 0
   };
   static_assert(sizeof(Record) == 32);
   struct Chunk;
   static constexpr size_t kDeviceSlots = 17;  // the CPU and 16 CUDA devices
-  static constexpr size_t kMaxThreads = 1024;
   static constexpr size_t kPrefetchAhead = 12;  // records: 384 bytes
   static constexpr uint64_t kMinSampleTicks = 1 << 20;  // ~0.3 ms at 3 GHz
   static size_t device_slot(int8_t device) { return static_cast<size_t>(device + 1) % kDeviceSlots; }
-  // A thread's chunks, appends going to [cursor, end) of the last one, and its sums of bytes.
+  // A thread's chunks, appends going to [cursor, end) of the last one.
   struct ThreadBuffer {
     bool owner = false;  // the thread that made the log
     std::vector<std::unique_ptr<Chunk>> chunks;
     Record* cursor = nullptr;
     Record* end = nullptr;
-    std::atomic<int64_t> bytes_by_device[kDeviceSlots] = {};
     std::vector<uint64_t> orders;  // another thread's: each record's number from other_count_
   };
   struct ClockSample {
@@ -158,9 +168,9 @@ class EventLog {
   std::atomic<uint64_t> other_count_{0};
   std::mutex buffers_mutex_;
   std::vector<std::unique_ptr<ThreadBuffer>> buffers_;
-  // The same buffers, readable without the lock (by bytes_sum) while threads register.
-  std::array<std::atomic<ThreadBuffer*>, kMaxThreads> buffer_list_{};
-  std::atomic<size_t> buffer_count_{0};
+  // Sums of the bytes of tensor-level events by device: the owner's (written by the owner only) and the others'.
+  std::array<std::atomic<int64_t>, kDeviceSlots> owner_bytes_{};
+  std::array<std::atomic<int64_t>, kDeviceSlots> other_bytes_{};
   std::mutex samples_mutex_;
   std::vector<ClockSample> samples_;
   std::atomic<uint64_t> last_sample_ticks_{0};

@@ -20,12 +20,12 @@ void Recorder::start(int64_t cpu_limit_bytes) {
   step_.store(0);
   published_context_.store(0);
   thread_context() = {};
-  generation_.fetch_add(1);
-  recording_.store(true, std::memory_order_release);
+  const uint64_t generation = generation_.fetch_add(1) + 1;
+  stamp_.store(generation % ((uint64_t{1} << kStampBits) - 1) + 1, std::memory_order_release);
 }
 
 Recording Recorder::stop() {
-  recording_.store(false, std::memory_order_release);
+  stamp_.store(0, std::memory_order_release);
   Recording out;
   out.events = log_->collect();
   out.names = strings_->names();
@@ -45,7 +45,7 @@ void Recorder::remember_failure(int64_t bytes, int64_t limit, int8_t device) {
   std::lock_guard<std::mutex> lock(side_mutex_);
   failure_ = std::move(failure);
   // The stream ends here: what unwinding frees afterwards would hide what filled the memory.
-  recording_.store(false, std::memory_order_release);
+  stamp_.store(0, std::memory_order_release);
 }
 
 void Recorder::set_phase(Phase phase) {
@@ -99,7 +99,7 @@ std::optional<AllocationFailure> Recorder::last_failure() const {
 }
 
 void Recorder::publish_context(const ThreadContext& context) {
-  published_context_.store(static_cast<uint64_t>(context.module) << 32 | context.op, std::memory_order_relaxed);
+  published_context_.store(std::bit_cast<uint64_t>(context), std::memory_order_relaxed);
 }
 
 void Recorder::note_module_input(uint32_t module, std::span<const int64_t> shape) {

@@ -3,6 +3,7 @@
 // module, op) and turns allocations and frees into events; it interprets nothing.
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -38,8 +39,8 @@ struct Recording {
   int64_t start_steady_ns = 0;  // steady_ns() at event time 0
 };
 
-// Module and op running on this thread, as string-table ids.
-struct ThreadContext {
+// Module and op running on this thread, as string-table ids. Read on the hot path as one 8-byte word.
+struct alignas(8) ThreadContext {
   uint32_t module = 0;
   uint32_t op = 0;
 };
@@ -54,9 +55,13 @@ class Recorder {
   // Begins a fresh recording. `cpu_limit_bytes` > 0 makes CPU allocations beyond that many live bytes fail.
   void start(int64_t cpu_limit_bytes = 0);
   Recording stop();
-  bool recording() const { return recording_.load(std::memory_order_relaxed); }
-  // Changes at every start(); 0 while not recording. Lets interceptors tell this recording's blocks apart.
+  bool recording() const { return stamp_.load(std::memory_order_relaxed) != 0; }
+  // Changes at every start(); 0 while not recording. Lets observers tell recordings apart.
   uint64_t active_generation() const { return recording() ? generation_.load(std::memory_order_relaxed) : 0; }
+  // The active generation folded into 16 bits (1..65535, cycling); 0 while not recording. What interceptors
+  // store with a block to tell this recording's blocks apart, read with a single load.
+  static constexpr int kStampBits = 16;
+  uint64_t recording_stamp() const { return stamp_.load(std::memory_order_relaxed); }
 
   // --- hot path, called by the allocator interceptors ---
   // False when the allocation would exceed the limit: the failure is remembered and recording stops.
@@ -108,11 +113,9 @@ class Recorder {
  private:
   Recorder();
   Event make_event(EventKind kind, int64_t bytes, const void* address, int8_t device) const {
-    ThreadContext context = t_context;
-    if (context.module == 0 && context.op == 0) {
-      const uint64_t published = published_context_.load(std::memory_order_relaxed);
-      context = {static_cast<uint32_t>(published >> 32), static_cast<uint32_t>(published)};
-    }
+    uint64_t word = std::bit_cast<uint64_t>(t_context);
+    if (word == 0) word = published_context_.load(std::memory_order_relaxed);
+    const auto context = std::bit_cast<ThreadContext>(word);
     Event e{};  // seq, time, phase and step: the log fills them in (see EventLog)
     e.bytes = bytes;
     e.address = reinterpret_cast<uint64_t>(address);
@@ -125,11 +128,11 @@ class Recorder {
   void remember_failure(int64_t bytes, int64_t limit, int8_t device);
 
   static inline thread_local ThreadContext t_context __attribute__((tls_model("initial-exec")));
-  std::atomic<bool> recording_{false};
+  std::atomic<uint64_t> stamp_{0};  // recording_stamp(): nonzero while recording
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint8_t> phase_{0};
   std::atomic<uint32_t> step_{0};
-  std::atomic<uint64_t> published_context_{0};  // module << 32 | op
+  std::atomic<uint64_t> published_context_{0};  // a ThreadContext's bits
   int64_t cpu_limit_bytes_ = 0;
   static constexpr size_t kMaxPhaseListeners = 4;
   std::array<PhaseListener, kMaxPhaseListeners> phase_listeners_{};  // set and read on the loop's thread
