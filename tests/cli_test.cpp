@@ -170,7 +170,7 @@ TEST_F(Cli, FitPredictsABatchThatARealRunConfirms) {
   Outcome fit = run("fit --json --resolution 32 --steps 2 --budget 200MiB --compress none,2");
   ASSERT_EQ(fit.exit_code, 0) << fit.err;
   const auto rows = nlohmann::json::parse(fit.out);
-  ASSERT_EQ(rows.size(), 2u);
+  ASSERT_EQ(rows.size(), 2u) << fit.out;
   for (const auto& row : rows) {
     EXPECT_GT(row["batch"].get<int64_t>(), 4) << row;
     EXPECT_TRUE(row["confirmed"].get<bool>()) << row;
